@@ -1,0 +1,127 @@
+/**
+ * Every failure s3crypt reports about data, keys or key services is an {@link S3CryptError} with a
+ * stable `code`. Branch on `code` (or `instanceof`), never on message text. Messages never contain
+ * key material and, for decryption failures, never say which internal check failed.
+ *
+ * API misuse (a wrong option type, an unsupported command) is a plain `TypeError` instead.
+ */
+
+/** All error codes, as a string-literal union so `switch (err.code)` narrows. */
+export type S3CryptErrorCode =
+  // Object and envelope format
+  | 'ERR_NOT_ENCRYPTED'
+  | 'ERR_ENVELOPE_MALFORMED'
+  | 'ERR_ENVELOPE_TOO_LARGE'
+  | 'ERR_UNSUPPORTED_FORMAT_VERSION'
+  | 'ERR_KEY_COMMITMENT_MISMATCH'
+  | 'ERR_DECRYPTION_FAILED'
+  | 'ERR_OBJECT_TRUNCATED'
+  | 'ERR_OBJECT_MALFORMED'
+  | 'ERR_BODY_LENGTH_MISMATCH'
+  // Keys and keyrings
+  | 'ERR_NO_MATCHING_KEY'
+  | 'ERR_KEY_UNWRAP_FAILED'
+  | 'ERR_KEY_WRAP_FAILED'
+  // Multipart state
+  | 'ERR_UNKNOWN_UPLOAD'
+  | 'ERR_UNKNOWN_PART'
+  // Key management services (used by the kms-* adapter packages)
+  | 'ERR_KMS_UNAVAILABLE'
+  | 'ERR_KMS_ACCESS_DENIED'
+  | 'ERR_KMS_KEY_DISABLED'
+  | 'ERR_KMS_KEY_NOT_FOUND'
+  | 'ERR_KMS_THROTTLED'
+  | 'ERR_KMS_WRONG_KEY'
+  | 'ERR_KMS_FAILED';
+
+/** Base class of every s3crypt error. */
+export class S3CryptError extends Error {
+  readonly code: S3CryptErrorCode;
+
+  constructor(code: S3CryptErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The object has no s3crypt envelope (it was not written by s3crypt), and plaintext reads are not allowed. */
+export class NotEncryptedError extends S3CryptError {
+  constructor(message: string) {
+    super('ERR_NOT_ENCRYPTED', message);
+  }
+}
+
+/** The envelope metadata cannot be parsed, or is too large to store. */
+export class EnvelopeError extends S3CryptError {
+  constructor(code: 'ERR_ENVELOPE_MALFORMED' | 'ERR_ENVELOPE_TOO_LARGE', message: string) {
+    super(code, message);
+  }
+}
+
+/** The envelope names a format version or suite this release cannot read. */
+export class UnsupportedFormatError extends S3CryptError {
+  constructor(message: string) {
+    super('ERR_UNSUPPORTED_FORMAT_VERSION', message);
+  }
+}
+
+/**
+ * The stored bytes failed authentication: a tag did not verify, the key commitment did not match, the
+ * object is shorter or longer than its authenticated trailer says, or its structure is impossible.
+ * No plaintext from the failing segment is ever released.
+ */
+export class DecryptionError extends S3CryptError {
+  constructor(
+    code: 'ERR_DECRYPTION_FAILED' | 'ERR_KEY_COMMITMENT_MISMATCH' | 'ERR_OBJECT_TRUNCATED' | 'ERR_OBJECT_MALFORMED',
+    message = 'decryption operation failed',
+  ) {
+    super(code, message);
+  }
+}
+
+/** A body yielded more or fewer bytes than its declared length. Nothing was stored. */
+export class BodyLengthError extends S3CryptError {
+  constructor(message: string) {
+    super('ERR_BODY_LENGTH_MISMATCH', message);
+  }
+}
+
+/** A data key could not be wrapped or unwrapped by the configured keyring(s). */
+export class KeyringError extends S3CryptError {
+  constructor(
+    code: 'ERR_NO_MATCHING_KEY' | 'ERR_KEY_UNWRAP_FAILED' | 'ERR_KEY_WRAP_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** A multipart command names an upload or part this client did not start or encrypt. */
+export class MultipartStateError extends S3CryptError {
+  constructor(code: 'ERR_UNKNOWN_UPLOAD' | 'ERR_UNKNOWN_PART', message: string) {
+    super(code, message);
+  }
+}
+
+/** Codes a key management service adapter maps its vendor's errors onto. */
+export type KmsErrorCode = Extract<S3CryptErrorCode, `ERR_KMS_${string}`>;
+
+/**
+ * A key management service refused or failed an operation. `keyId` names the key involved and
+ * `cause` carries the vendor's original error.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof KmsError && err.code === 'ERR_KMS_KEY_DISABLED') alertOncall(err.keyId);
+ * ```
+ */
+export class KmsError extends S3CryptError {
+  readonly keyId: string;
+
+  constructor(code: KmsErrorCode, keyId: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.keyId = keyId;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The contract between s3crypt and anything that protects data keys: local master keys, remote KMSs,
+ * or several of them at once. It is deliberately small so that adapters for any key service fit.
+ */
+
+/**
+ * Non-secret key/value pairs bound to a wrapped data key. A keyring must make unwrapping fail unless
+ * the same context is presented again (AES-GCM AAD, KMS encryption context, Transit associated data).
+ * s3crypt fills it with the object's identity: see {@link objectEncryptionContext}.
+ */
+export type EncryptionContext = Readonly<Record<string, string>>;
+
+/** One data key as wrapped by one key-encryption key. Stored in the object's envelope. */
+export interface EncryptedDataKey {
+  /** Which kind of keyring wrote it, e.g. `raw-aes`, `raw-rsa`, `aws-kms`. ASCII, at most 255 bytes. */
+  readonly providerId: string;
+  /** Which key (and version, where the service has versions) wrapped it. UTF-8, at most 65535 bytes. */
+  readonly keyId: string;
+  /** The wrapped key bytes, opaque to s3crypt. */
+  readonly ciphertext: Uint8Array;
+}
+
+/** Input to {@link Keyring.onEncrypt}. */
+export interface EncryptRequest {
+  readonly context: EncryptionContext;
+  /**
+   * The data key to wrap. Absent when the keyring is the first one asked: it then generates a fresh
+   * 32-byte key (locally, or with the service's GenerateDataKey).
+   */
+  readonly dataKey?: Uint8Array;
+}
+
+/** Output of {@link Keyring.onEncrypt}. */
+export interface EncryptResult {
+  /** The data key: the one passed in, or the one generated. The caller zeroes it after use. */
+  readonly dataKey: Uint8Array;
+  /** At least one wrapped copy of `dataKey`. */
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+}
+
+/** Input to {@link Keyring.onDecrypt}. */
+export interface DecryptRequest {
+  readonly context: EncryptionContext;
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+}
+
+/**
+ * Wraps and unwraps per-object data keys.
+ *
+ * - `onEncrypt` must fail (reject) rather than return an unwrapped key: s3crypt then uploads nothing.
+ * - `onDecrypt` resolves `undefined` when none of the encrypted data keys belongs to this keyring
+ *   (another keyring may own one), and rejects with a typed error when one of its own keys cannot be
+ *   unwrapped (wrong context, tampered bytes, key disabled, service down).
+ *
+ * @example
+ * ```ts
+ * const keyring: Keyring = new RawAesKeyring({ keyName: 'app-key-1', masterKey });
+ * const client = new EncryptingS3Client({ client: new S3Client({}), keyring });
+ * ```
+ */
+export interface Keyring {
+  onEncrypt(request: EncryptRequest): Promise<EncryptResult>;
+  onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined>;
+}
+
+/** Length in bytes of every data key. */
+export const DATA_KEY_LENGTH = 32;
+
+/**
+ * The encryption context s3crypt binds to each object's data key: the bucket and key it is stored
+ * under, and the format version. Moving an object's envelope to another bucket/key therefore makes
+ * its data key impossible to unwrap.
+ */
+export function objectEncryptionContext(bucket: string, key: string): EncryptionContext {
+  return { 's3crypt:bucket': bucket, 's3crypt:key': key, 's3crypt:format': '1' };
+}
