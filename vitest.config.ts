@@ -7,6 +7,8 @@ const packageSources = { find: /^@s3crypt\/([a-z0-9-]+)$/, replacement: fileURLT
 export default defineConfig({
   resolve: { alias: [packageSources] },
   test: {
+    // Real servers on a 2-core machine: one test file at a time keeps start-up and timings sane.
+    fileParallelism: false,
     projects: [
       {
         extends: true,
@@ -23,8 +25,6 @@ export default defineConfig({
           globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // Real servers on a 2-core machine: run files one at a time so timings stay sane.
-          fileParallelism: false,
         },
       },
     ],

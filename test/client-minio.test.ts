@@ -121,7 +121,7 @@ describe('bodies', () => {
     Buffer: () => data,
     'Node Readable': () => Readable.from(chunks(data, 7000)),
     'Web ReadableStream': () => Readable.toWeb(Readable.from(chunks(data, 7000))),
-    Blob: () => new Blob([data]),
+    Blob: () => new Blob([new Uint8Array(data)]),
   };
   for (const [name, make] of Object.entries(bodies)) {
     it(name, async () => {

@@ -77,6 +77,7 @@ export function parseEnvelope(value: string): EnvelopeV1 {
     const encryptedDataKeys: EncryptedDataKey[] = [];
     for (let i = 0; i < count; i++) {
       const providerId = strictText(reader.take(reader.u8()), 'provider id', /^[\x21-\x7e]+$/);
+      // eslint-disable-next-line no-control-regex -- key ids must not contain control characters
       const keyId = strictText(reader.take(reader.u16()), 'key id', /^[^\x00-\x1f]+$/);
       const ciphertext = reader.take(reader.u16());
       encryptedDataKeys.push({ providerId, keyId, ciphertext });
