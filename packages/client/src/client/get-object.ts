@@ -1,10 +1,10 @@
 import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
-import { openSegments } from '../format/open-stream.js';
+import { openSegmentsTransform } from '../format/open-stream.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { openObject, type OpenedObject } from './read-object.js';
@@ -20,16 +20,12 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-async function* fromBytes(bytes: Buffer): AsyncGenerator<Buffer> {
-  if (bytes.length > 0) yield bytes;
-}
-
 /** Stored bytes [start, end): from the tail already fetched, or with one more ranged GET. */
-async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<AsyncIterable<Uint8Array>> {
-  if (end <= start) return fromBytes(Buffer.alloc(0));
-  if (start >= opened.tailOffset) return fromBytes(opened.tail.subarray(start - opened.tailOffset, end - opened.tailOffset));
+async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
+  if (end <= start) return Readable.from([]);
+  if (start >= opened.tailOffset) return Readable.from([opened.tail.subarray(start - opened.tailOffset, end - opened.tailOffset)]);
   const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${end - 1}` }), options);
-  return response.Body as unknown as AsyncIterable<Uint8Array>;
+  return response.Body as Readable;
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
@@ -51,17 +47,10 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!));
     const source = await storedBytes(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
-    const zeroKeys = () => partKeys.forEach((key) => key.fill(0));
-    body = Readable.from(
-      (async function* () {
-        try {
-          yield* openSegments(source, plan.segments(), (index) => partKeys.get(index)!);
-        } finally {
-          zeroKeys();
-        }
-      })(),
-      { objectMode: false },
-    );
+    const opener = openSegmentsTransform(plan.segments(), (index) => partKeys.get(index)!, () => partKeys.forEach((key) => key.fill(0)));
+    // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
+    body = opener;
+    pipeline(source, opener, () => undefined);
   } catch (error) {
     partKeys.forEach((key) => key.fill(0));
     throw error;

@@ -1,39 +1,145 @@
-// Opens a stream of sealed segments according to a read plan. Each segment's plaintext is released
-// only after its tag verifies; a stream that ends early or runs long fails instead of ending cleanly.
+// Opens a stream of sealed segments according to a read plan. Ciphertext is fed to GCM as it
+// arrives (no re-buffering), but each segment's plaintext is held back until its tag has verified;
+// a stream that ends early or runs long fails instead of ending cleanly.
+import { createDecipheriv, type DecipherGCM } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { DecryptionError } from '../errors.js';
+import { TAG_LENGTH } from './constants.js';
 import type { SegmentPlan } from './layout.js';
-import { openSegment } from './segments.js';
+import { segmentNonce } from './segments.js';
 
+/** One segment being opened: ciphertext in, verified plaintext out. */
+class OpeningSegment {
+  readonly #decipher: DecipherGCM;
+  readonly #tag = Buffer.alloc(TAG_LENGTH);
+  #ciphertextLeft: number;
+  #tagFilled = 0;
+  readonly #plaintext: Buffer[] = [];
+
+  constructor(
+    readonly plan: SegmentPlan,
+    key: Uint8Array,
+  ) {
+    this.#decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(plan.index, plan.final));
+    this.#ciphertextLeft = plan.sealedLength - TAG_LENGTH;
+  }
+
+  get complete(): boolean {
+    return this.#ciphertextLeft === 0 && this.#tagFilled === TAG_LENGTH;
+  }
+
+  /** Consumes bytes of `chunk` from `offset`; returns how many were used. */
+  feed(chunk: Buffer, offset: number): number {
+    let used = 0;
+    if (this.#ciphertextLeft > 0) {
+      const n = Math.min(this.#ciphertextLeft, chunk.length - offset);
+      this.#plaintext.push(this.#decipher.update(chunk.subarray(offset, offset + n)));
+      this.#ciphertextLeft -= n;
+      used += n;
+    }
+    const n = Math.min(TAG_LENGTH - this.#tagFilled, chunk.length - offset - used);
+    if (n > 0) {
+      chunk.copy(this.#tag, this.#tagFilled, offset + used, offset + used + n);
+      this.#tagFilled += n;
+      used += n;
+    }
+    return used;
+  }
+
+  /** Verifies the tag; only then returns the plaintext bytes the plan keeps. */
+  finish(): Buffer[] {
+    this.#decipher.setAuthTag(this.#tag);
+    try {
+      this.#decipher.final();
+    } catch {
+      for (const piece of this.#plaintext) piece.fill(0);
+      throw new DecryptionError('ERR_DECRYPTION_FAILED');
+    }
+    const kept: Buffer[] = [];
+    let position = 0;
+    for (const piece of this.#plaintext) {
+      const from = Math.max(this.plan.keepFrom - position, 0);
+      const to = Math.min(this.plan.keepTo - position, piece.length);
+      if (to > from) kept.push(from === 0 && to === piece.length ? piece : piece.subarray(from, to));
+      position += piece.length;
+    }
+    return kept;
+  }
+}
+
+/**
+ * Opens sealed segments pushed in arbitrary chunks, synchronously. `push` returns verified plaintext
+ * as soon as each segment's tag checks; `end` fails if the plan expected more bytes.
+ */
+export class SegmentOpener {
+  readonly #segments: Iterator<SegmentPlan>;
+  readonly #keyForPart: (partIndex: number) => Uint8Array;
+  #current: OpeningSegment | undefined;
+
+  constructor(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array) {
+    this.#segments = plan[Symbol.iterator]();
+    this.#keyForPart = keyForPart;
+    this.#current = this.#next();
+  }
+
+  #next(): OpeningSegment | undefined {
+    const next = this.#segments.next();
+    return next.done ? undefined : new OpeningSegment(next.value, this.#keyForPart(next.value.partIndex));
+  }
+
+  push(data: Uint8Array): Buffer[] {
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const released: Buffer[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (!this.#current) throw new DecryptionError('ERR_OBJECT_MALFORMED');
+      offset += this.#current.feed(chunk, offset);
+      if (this.#current.complete) {
+        released.push(...this.#current.finish());
+        this.#current = this.#next();
+      }
+    }
+    return released;
+  }
+
+  end(): void {
+    // Every segment has at least a tag, so a segment still open means stored bytes are missing.
+    if (this.#current) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
+  }
+}
+
+/** A Transform from sealed bytes to verified plaintext; it errors with a DecryptionError on tampering. */
+export function openSegmentsTransform(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array, onClose: () => void): Transform {
+  const opener = new SegmentOpener(plan, keyForPart);
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        for (const piece of opener.push(chunk)) this.push(piece);
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    flush(callback) {
+      try {
+        opener.end();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+  transform.once('close', onClose);
+  return transform;
+}
+
+/** The same as {@link openSegmentsTransform}, as an async generator over an async source. */
 export async function* openSegments(
   source: AsyncIterable<Uint8Array>,
   plan: Iterable<SegmentPlan>,
   keyForPart: (partIndex: number) => Uint8Array,
 ): AsyncGenerator<Buffer> {
-  const segments = plan[Symbol.iterator]();
-  let next = segments.next();
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  const take = (length: number): Buffer => {
-    const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
-    const rest = joined.subarray(length);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingLength = rest.length;
-    return joined.subarray(0, length);
-  };
-  const open = (segment: SegmentPlan): Buffer => {
-    const plaintext = openSegment(keyForPart(segment.partIndex), segment.index, segment.final, take(segment.sealedLength));
-    return segment.keepFrom === 0 && segment.keepTo === plaintext.length ? plaintext : plaintext.subarray(segment.keepFrom, segment.keepTo);
-  };
-  for await (const chunk of source) {
-    pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    pendingLength += chunk.byteLength;
-    while (!next.done && pendingLength >= next.value.sealedLength) {
-      const plaintext = open(next.value);
-      next = segments.next();
-      if (plaintext.length > 0) yield plaintext;
-    }
-    if (next.done && pendingLength > 0) throw new DecryptionError('ERR_OBJECT_MALFORMED');
-  }
-  if (!next.done) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
-  if (pendingLength > 0) throw new DecryptionError('ERR_OBJECT_MALFORMED');
+  const opener = new SegmentOpener(plan, keyForPart);
+  for await (const chunk of source) yield* opener.push(chunk);
+  opener.end();
 }
