@@ -150,11 +150,11 @@ describe('AwsKmsKeyring', () => {
       });
       const keyring = new AwsKmsKeyring({ keyId: ARN, client });
       for (const attempt of [
-        keyring.onEncrypt({ context }),
-        keyring.onEncrypt({ context, dataKey: new Uint8Array(32) }),
-        keyring.onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }),
+        () => keyring.onEncrypt({ context }),
+        () => keyring.onEncrypt({ context, dataKey: new Uint8Array(32) }),
+        () => keyring.onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }),
       ]) {
-        const error = await rejection(attempt);
+        const error = await rejection(attempt());
         expect(error.code).toBe(code);
         expect(error.keyId).toBe(ARN);
         expect(error.message).toContain(ARN);

@@ -151,11 +151,11 @@ describe('VaultTransitKeyring', () => {
       });
       const keyring = new VaultTransitKeyring({ keyName: 'app', client });
       for (const [attempt, code] of [
-        [keyring.onEncrypt({ context }), writeCode],
-        [keyring.onEncrypt({ context, dataKey: KEY }), writeCode],
-        [keyring.onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }), readCode],
+        [() => keyring.onEncrypt({ context }), writeCode],
+        [() => keyring.onEncrypt({ context, dataKey: KEY }), writeCode],
+        [() => keyring.onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }), readCode],
       ] as const) {
-        const error = await rejection(attempt);
+        const error = await rejection(attempt());
         expect(error.code).toBe(code);
         expect(error.keyId).toBe('transit/app');
         expect(error.message).toContain('transit/app');
