@@ -20,7 +20,14 @@ import {
 } from '@s3crypt/client';
 import { classifyKmsFailure, toKmsError } from './errors.js';
 
-/** The `providerId` of every encrypted data key an {@link AwsKmsKeyring} writes. */
+/**
+ * The `providerId` of every encrypted data key an {@link AwsKmsKeyring} writes.
+ *
+ * @example
+ * ```ts
+ * const kmsKeys = envelope.encryptedDataKeys.filter((edk) => edk.providerId === AWS_KMS_PROVIDER_ID);
+ * ```
+ */
 export const AWS_KMS_PROVIDER_ID = 'aws-kms';
 
 /**

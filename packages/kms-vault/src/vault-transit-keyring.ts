@@ -12,7 +12,14 @@ import vault from 'node-vault';
 import { transitAssociatedData } from './associated-data.js';
 import { toKmsError, type TransitOperation } from './errors.js';
 
-/** The `providerId` of every encrypted data key a {@link VaultTransitKeyring} writes. */
+/**
+ * The `providerId` of every encrypted data key a {@link VaultTransitKeyring} writes.
+ *
+ * @example
+ * ```ts
+ * const transitKeys = envelope.encryptedDataKeys.filter((edk) => edk.providerId === VAULT_TRANSIT_PROVIDER_ID);
+ * ```
+ */
 export const VAULT_TRANSIT_PROVIDER_ID = 'vault-transit';
 
 /**
@@ -210,7 +217,16 @@ export class VaultTransitKeyring implements Keyring {
   }
 }
 
-/** The Transit key version a ciphertext of this keyring was made with, e.g. 2 for `vault:v2:…`. */
+/**
+ * The Transit key version an encrypted data key was wrapped with (2 for `vault:v2:…`), or
+ * `undefined` if it is not a Transit ciphertext. Useful to find objects to re-wrap after a rotation.
+ *
+ * @example
+ * ```ts
+ * const { encryptedDataKeys } = await keyring.onEncrypt({ context });
+ * transitKeyVersion(encryptedDataKeys[0]); // 1 for a new key
+ * ```
+ */
 export function transitKeyVersion(edk: EncryptedDataKey): number | undefined {
   const match = CIPHERTEXT.exec(Buffer.from(edk.ciphertext).toString('utf8'));
   return match ? Number(match[1]) : undefined;
