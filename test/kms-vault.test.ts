@@ -135,6 +135,12 @@ describe('VaultTransitKeyring on OpenBao', () => {
     await expect(bao.api('GET', `transit/keys/${keyName}`)).rejects.toThrow(/HTTP 404/);
   });
 
+  it('a mount path with no Transit engine fails with ERR_KMS_KEY_NOT_FOUND', async () => {
+    const keyring = new VaultTransitKeyring({ keyName: 'k', mountPath: 'not-mounted', endpoint: bao.endpoint, token: bao.rootToken });
+    const error = await kmsRejection(keyring.onEncrypt({ context }));
+    expect(error).toMatchObject({ code: 'ERR_KMS_KEY_NOT_FOUND', keyId: 'not-mounted/k' });
+  });
+
   it('a token without access to the key gets ERR_KMS_ACCESS_DENIED', async () => {
     const { keyName } = await freshKey();
     const token = await leastPrivilegeToken('some-other-key');

@@ -62,13 +62,13 @@ export function classifyVaultFailure(error: unknown, operation: TransitOperation
   if (status === 403 || status === 401) return { code: 'ERR_KMS_ACCESS_DENIED', label };
   if (status === 429) return { code: 'ERR_KMS_THROTTLED', label };
   if (typeof status === 'number' && status >= 500) return { code: 'ERR_KMS_UNAVAILABLE', label };
-  if (status === 400 || status === 404) {
+  // 404: nothing is mounted at the path (or no such key, on some versions).
+  if (status === 404) return { code: 'ERR_KMS_KEY_NOT_FOUND', label };
+  if (status === 400) {
     if (/soft-deleted|disallowed by policy|not allowed by policy|disabled/i.test(message)) {
       return { code: 'ERR_KMS_KEY_DISABLED', label };
     }
-    if (/key not found|no such key|no handler for route|unsupported path/i.test(message)) {
-      return { code: 'ERR_KMS_KEY_NOT_FOUND', label };
-    }
+    if (/key not found|no such key/i.test(message)) return { code: 'ERR_KMS_KEY_NOT_FOUND', label };
     if (operation === 'decrypt') return { code: 'ERR_KMS_WRONG_KEY', label };
   }
   return { code: 'ERR_KMS_FAILED', label };

@@ -139,6 +139,7 @@ describe('VaultTransitKeyring', () => {
     ['a soft-deleted key', apiError(400, 'refusing to use soft-deleted key'), 'ERR_KMS_KEY_DISABLED', 'ERR_KMS_KEY_DISABLED'],
     ['a version below min_decryption_version', apiError(400, 'ciphertext or signature version is disallowed by policy (too old)'), 'ERR_KMS_KEY_DISABLED', 'ERR_KMS_KEY_DISABLED'],
     ['a deleted key', apiError(400, 'encryption key not found'), 'ERR_KMS_KEY_NOT_FOUND', 'ERR_KMS_KEY_NOT_FOUND'],
+    ['404 no mount', apiError(404, 'no handler for route "nope/decrypt/app". route entry not found.'), 'ERR_KMS_KEY_NOT_FOUND', 'ERR_KMS_KEY_NOT_FOUND'],
     ['an authentication failure', apiError(400, 'cipher: message authentication failed'), 'ERR_KMS_FAILED', 'ERR_KMS_WRONG_KEY'],
     ['ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'ERR_KMS_UNAVAILABLE', 'ERR_KMS_UNAVAILABLE'],
     ['anything else', new Error('boom'), 'ERR_KMS_FAILED', 'ERR_KMS_FAILED'],
