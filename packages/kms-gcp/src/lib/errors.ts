@@ -4,6 +4,7 @@ import { KmsError, type KmsErrorCode } from '@s3crypt/client';
 export type GcpOperation = 'encrypt' | 'decrypt';
 
 // gRPC status codes (google.rpc.Code).
+const CANCELLED = 1;
 const INVALID_ARGUMENT = 3;
 const DEADLINE_EXCEEDED = 4;
 const NOT_FOUND = 5;
@@ -23,6 +24,8 @@ export function mapGcpError(error: unknown, keyName: string, operation: GcpOpera
 function classify(error: unknown, operation: GcpOperation): KmsErrorCode {
   const status = (error as { code?: unknown } | undefined)?.code;
   switch (status) {
+    // CANCELLED: the keyring never cancels its own calls, so it means the server cut the call off.
+    case CANCELLED:
     case UNAVAILABLE:
     case DEADLINE_EXCEEDED:
       return 'ERR_KMS_UNAVAILABLE';
