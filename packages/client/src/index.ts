@@ -19,3 +19,12 @@ export type {
   EncryptResult,
   DecryptRequest,
 } from './keyrings/keyring.js';
+export { RawAesKeyring } from './keyrings/raw-aes.js';
+export type { RawAesKeyringOptions } from './keyrings/raw-aes.js';
+export { RsaKeyring } from './keyrings/raw-rsa.js';
+export type { RsaKeyringOptions } from './keyrings/raw-rsa.js';
+export { MultiKeyring } from './keyrings/multi.js';
+export type { MultiKeyringOptions } from './keyrings/multi.js';
+export { serializeContext } from './keyrings/context.js';
+export { EncryptingS3Client } from './client/encrypting-client.js';
+export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';

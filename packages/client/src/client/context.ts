@@ -1,0 +1,30 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Keyring } from '../keyrings/keyring.js';
+import type { MultipartUploads } from './multipart-state.js';
+
+/** What every command handler needs from the client. */
+export interface HandlerContext {
+  readonly inner: S3Client;
+  readonly keyring: Keyring;
+  readonly segmentSize: number;
+  readonly allowPlaintextReads: boolean;
+  readonly uploads: MultipartUploads;
+}
+
+/** Send options as the SDK takes them (abortSignal, requestTimeout). */
+export type SendOptions = Parameters<S3Client['send']>[1] | undefined;
+
+export function requireString(value: unknown, name: string, command: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${command}: ${name} must be a non-empty string`);
+  return value;
+}
+
+/**
+ * Checksums and MD5s a caller computed over the plaintext cannot describe the ciphertext we send; the
+ * SDK computes fresh ones over the ciphertext (ChecksumAlgorithm is kept).
+ */
+export function withoutPlaintextChecksums<T extends object>(input: T): T {
+  const copy = { ...input } as Record<string, unknown>;
+  for (const key of ['ContentMD5', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']) delete copy[key];
+  return copy as T;
+}

@@ -1,0 +1,119 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE } from '../format/constants.js';
+import type { Keyring } from '../keyrings/keyring.js';
+import type { HandlerContext, SendOptions } from './context.js';
+import { copyObject } from './copy-object.js';
+import { getObject } from './get-object.js';
+import { headObject } from './head-object.js';
+import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
+import { MultipartUploads } from './multipart-state.js';
+import { putObject } from './put-object.js';
+
+export interface EncryptingS3ClientOptions {
+  /** The S3 client that talks to the store. It is used as is; its configuration and middleware are shared. */
+  readonly client: S3Client;
+  /** Wraps and unwraps the per-object data keys. */
+  readonly keyring: Keyring;
+  /** Plaintext bytes per authenticated segment, 4 KiB to 8 MiB. Default 64 KiB. */
+  readonly segmentSize?: number;
+  /**
+   * Read objects that carry no s3crypt envelope as plaintext instead of failing with
+   * `ERR_NOT_ENCRYPTED`. For migrations only: such objects are not authenticated.
+   */
+  readonly allowPlaintextReads?: boolean;
+}
+
+interface SendableCommand {
+  readonly input: unknown;
+  readonly constructor: { readonly name: string };
+}
+
+type Handler = (ctx: HandlerContext, input: never, options: SendOptions) => Promise<unknown>;
+
+const HANDLERS: Readonly<Record<string, Handler>> = {
+  PutObjectCommand: putObject,
+  GetObjectCommand: getObject,
+  HeadObjectCommand: headObject,
+  CopyObjectCommand: copyObject,
+  CreateMultipartUploadCommand: createMultipartUpload,
+  UploadPartCommand: uploadPart,
+  CompleteMultipartUploadCommand: completeMultipartUpload,
+  AbortMultipartUploadCommand: abortMultipartUpload,
+};
+
+// Commands that would move or expose ciphertext in ways the format cannot authenticate.
+const REFUSED: Readonly<Record<string, string>> = {
+  UploadPartCopyCommand: 'parts copied server-side from other objects cannot be re-encrypted; use CopyObject, or GetObject + Upload',
+  SelectObjectContentCommand: 'the store cannot query encrypted content',
+  WriteGetObjectResponseCommand: 'not supported through EncryptingS3Client',
+};
+
+/** Makes the class's instances type-compatible with `S3Client` (e.g. lib-storage's `Upload({ client })`). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface EncryptingS3Client extends S3Client {}
+
+/**
+ * A drop-in `S3Client` that encrypts objects before they leave and authenticates and decrypts them
+ * when they come back. PutObject, the multipart commands, GetObject (with Range or PartNumber),
+ * HeadObject and CopyObject are handled; every other command passes through to the wrapped client.
+ *
+ * @example
+ * ```ts
+ * const client = new EncryptingS3Client({ client: new S3Client({ region: 'eu-west-1' }), keyring });
+ * await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'secret' }));
+ * const text = await (await client.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }))).Body!.transformToString();
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class EncryptingS3Client {
+  readonly #context: HandlerContext;
+
+  constructor(options: EncryptingS3ClientOptions) {
+    if (!options || typeof options.client?.send !== 'function') throw new TypeError('EncryptingS3Client: options.client must be an S3Client');
+    if (typeof options.keyring?.onEncrypt !== 'function' || typeof options.keyring.onDecrypt !== 'function') {
+      throw new TypeError('EncryptingS3Client: options.keyring must be a Keyring');
+    }
+    const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    if (!Number.isInteger(segmentSize) || segmentSize < MIN_SEGMENT_SIZE || segmentSize > MAX_SEGMENT_SIZE) {
+      throw new TypeError(`EncryptingS3Client: segmentSize must be an integer from ${MIN_SEGMENT_SIZE} to ${MAX_SEGMENT_SIZE}`);
+    }
+    this.#context = {
+      inner: options.client,
+      keyring: options.keyring,
+      segmentSize,
+      allowPlaintextReads: options.allowPlaintextReads === true,
+      uploads: new MultipartUploads(),
+    };
+    // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.
+    Object.defineProperty(this, 'config', { value: options.client.config, enumerable: true });
+    Object.defineProperty(this, 'middlewareStack', { get: () => options.client.middlewareStack, enumerable: true });
+  }
+
+  /**
+   * Sends a command like `S3Client.send`, encrypting or decrypting where the command moves object
+   * data. Promise and callback forms are both accepted, as on `S3Client`.
+   */
+  readonly send: S3Client['send'] = ((command: SendableCommand, optionsOrCallback?: unknown, callback?: unknown) => {
+    const options = typeof optionsOrCallback === 'function' ? undefined : (optionsOrCallback as SendOptions);
+    const done = (typeof optionsOrCallback === 'function' ? optionsOrCallback : callback) as ((err: unknown, data?: unknown) => void) | undefined;
+    const result = this.#dispatch(command, options);
+    if (!done) return result;
+    result.then((data) => done(null, data), (error: unknown) => done(error));
+    return undefined;
+  }) as S3Client['send'];
+
+  #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
+    const name = command.constructor.name;
+    const handler = HANDLERS[name];
+    if (handler) return handler(this.#context, command.input as never, options);
+    const refusal = REFUSED[name];
+    if (refusal) return Promise.reject(new TypeError(`${name.replace(/Command$/, '')}: ${refusal}`));
+    return this.#context.inner.send(command as never, options as never);
+  }
+
+  /** Zeroes the data keys of unfinished multipart uploads and destroys the wrapped client. */
+  destroy(): void {
+    this.#context.uploads.endAll();
+    this.#context.inner.destroy();
+  }
+}

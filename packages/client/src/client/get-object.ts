@@ -1,0 +1,81 @@
+import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { sdkStreamMixin } from '@smithy/util-stream';
+import { Readable } from 'node:stream';
+import { withoutEnvelope } from '../format/envelope.js';
+import { planRead } from '../format/layout.js';
+import { dataPartKey } from '../format/object.js';
+import { openSegments } from '../format/open-stream.js';
+import type { HandlerContext, SendOptions } from './context.js';
+import { partRange, resolveRange, type PlainRange } from './range.js';
+import { openObject, type OpenedObject } from './read-object.js';
+
+const CIPHERTEXT_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256', 'ChecksumType', 'ContentMD5'] as const;
+
+/** The response fields that describe the stored ciphertext are replaced by plaintext ones. */
+export function plaintextView<T extends { Metadata?: Record<string, string> }>(response: T): T {
+  const view = { ...response, Metadata: withoutEnvelope(response.Metadata) } as Record<string, unknown>;
+  for (const field of CIPHERTEXT_FIELDS) delete view[field];
+  delete view.Body;
+  delete view.ContentRange;
+  return view as T;
+}
+
+async function* fromBytes(bytes: Buffer): AsyncGenerator<Buffer> {
+  if (bytes.length > 0) yield bytes;
+}
+
+/** Stored bytes [start, end): from the tail already fetched, or with one more ranged GET. */
+async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<AsyncIterable<Uint8Array>> {
+  if (end <= start) return fromBytes(Buffer.alloc(0));
+  if (start >= opened.tailOffset) return fromBytes(opened.tail.subarray(start - opened.tailOffset, end - opened.tailOffset));
+  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${end - 1}` }), options);
+  return response.Body as unknown as AsyncIterable<Uint8Array>;
+}
+
+function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
+  const length = opened.layout.plaintextLength;
+  if (input.Range !== undefined && input.PartNumber !== undefined) throw new TypeError('GetObject: Range and PartNumber cannot be combined');
+  if (input.Range !== undefined) return resolveRange(input.Range, length);
+  if (input.PartNumber !== undefined) return partRange(input.PartNumber, opened.layout);
+  return { start: 0, end: length, whole: true };
+}
+
+export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<GetObjectCommandOutput> {
+  const opened = await openObject(ctx, input, options);
+  if (!opened) return ctx.inner.send(new GetObjectCommand(input), options);
+  const partKeys = new Map<number, Buffer>();
+  let body: Readable;
+  let range: PlainRange;
+  try {
+    range = requestedRange(input, opened);
+    const plan = planRead(opened.layout, range.start, range.end, range.whole);
+    for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!));
+    const source = await storedBytes(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+    const zeroKeys = () => partKeys.forEach((key) => key.fill(0));
+    body = Readable.from(
+      (async function* () {
+        try {
+          yield* openSegments(source, plan.segments(), (index) => partKeys.get(index)!);
+        } finally {
+          zeroKeys();
+        }
+      })(),
+      { objectMode: false },
+    );
+  } catch (error) {
+    partKeys.forEach((key) => key.fill(0));
+    throw error;
+  } finally {
+    opened.dataKey.fill(0);
+  }
+  const length = range.end - range.start;
+  const partial = !range.whole;
+  return {
+    ...plaintextView(opened.response),
+    ContentLength: length,
+    ...(partial ? { ContentRange: `bytes ${range.start}-${range.end - 1}/${opened.layout.plaintextLength}` } : {}),
+    ...(input.PartNumber !== undefined ? { PartsCount: opened.layout.parts.length } : {}),
+    Body: sdkStreamMixin(body),
+    $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
+  };
+}

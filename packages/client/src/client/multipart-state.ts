@@ -1,0 +1,51 @@
+// In-memory state of the multipart uploads this client started: the data key (needed for every part
+// and for the trailer) and, for each part number, every attempt that S3 acknowledged.
+import { MultipartStateError } from '../errors.js';
+import type { SuiteParameters } from '../format/envelope.js';
+import type { TrailerEntry } from '../format/trailer.js';
+
+export interface PartAttempt extends TrailerEntry {
+  readonly eTag: string;
+}
+
+export interface UploadState {
+  readonly bucket: string;
+  readonly key: string;
+  readonly dataKey: Uint8Array;
+  readonly params: SuiteParameters;
+  /** Part attempts by part number; a retried part has several, Complete picks one by ETag. */
+  readonly attempts: Map<number, PartAttempt[]>;
+  /** Request fields the trailer part must repeat (checksum algorithm, SSE-C headers). */
+  readonly partDefaults: Record<string, unknown>;
+}
+
+export class MultipartUploads {
+  readonly #uploads = new Map<string, UploadState>();
+
+  add(uploadId: string, state: UploadState): void {
+    this.#uploads.set(uploadId, state);
+  }
+
+  get(uploadId: string, bucket: string, key: string): UploadState {
+    const state = this.#uploads.get(uploadId);
+    if (!state || state.bucket !== bucket || state.key !== key) {
+      throw new MultipartStateError(
+        'ERR_UNKNOWN_UPLOAD',
+        `multipart upload ${uploadId} for ${bucket}/${key} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
+      );
+    }
+    return state;
+  }
+
+  /** Forgets an upload and zeroes its data key. */
+  end(uploadId: string): void {
+    const state = this.#uploads.get(uploadId);
+    if (!state) return;
+    state.dataKey.fill(0);
+    this.#uploads.delete(uploadId);
+  }
+
+  endAll(): void {
+    for (const uploadId of [...this.#uploads.keys()]) this.end(uploadId);
+  }
+}

@@ -1,0 +1,86 @@
+// Opening a stored object for reading: one ranged GET of its tail brings the metadata (envelope) and
+// the trailer, and for small objects the whole object. The data key is unwrapped, its commitment and
+// the trailer are authenticated, and the stored length is checked, all before any body byte is used.
+import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { DecryptionError, NotEncryptedError } from '../errors.js';
+import { findEnvelope, parseEnvelope, type EnvelopeV1 } from '../format/envelope.js';
+import type { ObjectLayout } from '../format/layout.js';
+import { readLayout, trailerLengthFromTail } from '../format/object.js';
+import { objectEncryptionContext } from '../keyrings/keyring.js';
+import { requireString, type HandlerContext, type SendOptions } from './context.js';
+import { unwrapDataKey } from './materials.js';
+
+/** Bytes fetched from the end of every object on first read: the whole of any small object. */
+export const TAIL_FETCH_LENGTH = 64 * 1024;
+
+export interface OpenedObject {
+  /** The tail response: status, headers and metadata of the stored object. */
+  readonly response: GetObjectCommandOutput;
+  readonly envelope: EnvelopeV1;
+  readonly layout: ObjectLayout;
+  /** The last stored bytes, from `tailOffset` to the end. */
+  readonly tail: Buffer;
+  readonly tailOffset: number;
+  /** The unwrapped, commitment-checked data key. The caller zeroes it. */
+  readonly dataKey: Uint8Array;
+  /** Request fields for follow-up GETs of the same object version. */
+  readonly sameVersion: GetObjectCommandInput;
+}
+
+/** Fields of a GET that select the object and its encryption, not the bytes. */
+function objectSelector(input: GetObjectCommandInput): GetObjectCommandInput {
+  const { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner } = input;
+  return { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner };
+}
+
+function storedLength(response: GetObjectCommandOutput): number {
+  const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
+  const length = total !== undefined ? Number(total) : response.ContentLength;
+  if (length === undefined || !Number.isSafeInteger(length)) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the object length');
+  return length;
+}
+
+async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, length: number, options: SendOptions) {
+  const response = await ctx.inner.send(new GetObjectCommand({ ...request, Range: `bytes=-${length}` }), options);
+  const bytes = response.Body ? Buffer.from(await response.Body.transformToByteArray()) : Buffer.alloc(0);
+  return { response, bytes };
+}
+
+/**
+ * Opens an encrypted object, or returns `undefined` for an object without an envelope when the client
+ * allows plaintext reads. `input` carries the caller's conditions (If-Match, VersionId, SSE-C).
+ */
+export async function openObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<OpenedObject | undefined> {
+  const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
+  const key = requireString(input.Key, 'Key', 'GetObject');
+  const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
+  const first = await fetchTail(ctx, { ...objectSelector(input), IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince }, TAIL_FETCH_LENGTH, options).catch(
+    (error: unknown) => {
+      // A suffix range of an empty object is unsatisfiable; s3crypt never stores empty objects.
+      if ((error as Error).name === 'InvalidRange') return undefined;
+      throw error;
+    },
+  );
+  const envelopeValue = findEnvelope(first?.response.Metadata);
+  if (!first || envelopeValue === undefined) {
+    if (ctx.allowPlaintextReads) return undefined;
+    throw new NotEncryptedError(`${bucket}/${key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
+  }
+  const envelope = parseEnvelope(envelopeValue);
+  const total = storedLength(first.response);
+  // Later reads must see this very object version, even if the key is overwritten meanwhile.
+  const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: first.response.ETag }) };
+
+  const dataKey = await unwrapDataKey(ctx.keyring, envelope, objectEncryptionContext(bucket, key));
+  try {
+    let tail = first.bytes;
+    const trailerLength = trailerLengthFromTail(tail);
+    if (trailerLength > total) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
+    if (trailerLength > tail.length) tail = (await fetchTail(ctx, sameVersion, trailerLength, options)).bytes;
+    const layout = readLayout(dataKey, envelope, tail.subarray(tail.length - trailerLength), total);
+    return { response: first.response, envelope, layout, tail, tailOffset: total - tail.length, dataKey, sameVersion };
+  } catch (error) {
+    dataKey.fill(0);
+    throw error;
+  }
+}

@@ -1,0 +1,30 @@
+/** Format version 1 constants. Changing any of these is a new format version (docs/FORMAT.md). */
+export const FORMAT_VERSION = 1;
+/** Suite 1: AES-256-GCM segments, HKDF-SHA256 key derivation, HKDF key commitment. */
+export const SUITE_AES256GCM_HKDF_SHA256_COMMIT = 1;
+
+export const KEY_LENGTH = 32;
+export const MESSAGE_ID_LENGTH = 32;
+export const COMMITMENT_LENGTH = 32;
+export const SALT_LENGTH = 16;
+export const TAG_LENGTH = 16;
+export const NONCE_LENGTH = 12;
+
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024;
+export const MIN_SEGMENT_SIZE = 4 * 1024;
+export const MAX_SEGMENT_SIZE = 8 * 1024 * 1024;
+
+/** S3 allows part numbers 1..10000; the last one is kept for the trailer. */
+export const MAX_PART_NUMBER = 10_000;
+export const MAX_DATA_PART_NUMBER = MAX_PART_NUMBER - 1;
+/** S3's largest part, and its largest single PUT. */
+export const MAX_PART_LENGTH = 5 * 1024 ** 3;
+
+/** Part kinds, bound into each part key so a trailer can never be read as data or the reverse. */
+export const PART_KIND_DATA = 0x01;
+export const PART_KIND_TRAILER = 0x02;
+
+/** User-metadata key holding the envelope (stored by S3 as `x-amz-meta-s3crypt-envelope`). */
+export const ENVELOPE_METADATA_KEY = 's3crypt-envelope';
+/** S3 caps user-defined metadata at 2 KiB, counting `x-amz-meta-` prefixes, keys and values. */
+export const USER_METADATA_LIMIT = 2048;

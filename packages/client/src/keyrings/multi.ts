@@ -1,0 +1,61 @@
+import { KeyringError, S3CryptError } from '../errors.js';
+import type { DecryptRequest, EncryptRequest, EncryptResult, EncryptedDataKey, Keyring } from './keyring.js';
+
+export interface MultiKeyringOptions {
+  /** Generates (or receives) the data key and wraps it first. */
+  readonly generator: Keyring;
+  /** Each also wraps the same data key, e.g. a disaster-recovery or second-region key. */
+  readonly children?: readonly Keyring[];
+}
+
+/**
+ * Wraps one data key under several keyrings; any one of them can decrypt. Writes fail closed: if any
+ * keyring fails to wrap, nothing is written.
+ *
+ * @example
+ * ```ts
+ * const keyring = new MultiKeyring({ generator: primaryKms, children: [new RsaKeyring({ keyName: 'dr', publicKey })] });
+ * ```
+ */
+export class MultiKeyring implements Keyring {
+  readonly #generator: Keyring;
+  readonly #children: readonly Keyring[];
+
+  constructor(options: MultiKeyringOptions) {
+    if (!options.generator) throw new TypeError('MultiKeyring: generator keyring is required');
+    this.#generator = options.generator;
+    this.#children = [...(options.children ?? [])];
+  }
+
+  async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    const first = await this.#generator.onEncrypt(request);
+    const encryptedDataKeys: EncryptedDataKey[] = [...first.encryptedDataKeys];
+    try {
+      for (const child of this.#children) {
+        const result = await child.onEncrypt({ context: request.context, dataKey: first.dataKey });
+        encryptedDataKeys.push(...result.encryptedDataKeys);
+      }
+    } catch (error) {
+      if (request.dataKey === undefined) first.dataKey.fill(0);
+      throw error;
+    }
+    return { dataKey: first.dataKey, encryptedDataKeys };
+  }
+
+  /** Tries each keyring in order; the first that unwraps wins. If all fail, the first typed failure is reported. */
+  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    const failures: unknown[] = [];
+    for (const keyring of [this.#generator, ...this.#children]) {
+      try {
+        const dataKey = await keyring.onDecrypt(request);
+        if (dataKey) return dataKey;
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length === 0) return undefined;
+    const typed = failures.find((failure) => failure instanceof S3CryptError);
+    if (typed) throw typed;
+    throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'no keyring in the multi-keyring could unwrap the data key', { cause: failures[0] });
+  }
+}

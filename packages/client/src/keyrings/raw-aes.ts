@@ -1,0 +1,67 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { KeyringError } from '../errors.js';
+import { serializeContext } from './context.js';
+import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
+
+const PROVIDER_ID = 'raw-aes';
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+
+export interface RawAesKeyringOptions {
+  /** Names the master key in envelopes; readers select the key by this name. */
+  readonly keyName: string;
+  /** 32 random bytes. Keep it out of source code and logs; the keyring keeps its own copy. */
+  readonly masterKey: Uint8Array;
+}
+
+/**
+ * Wraps data keys with a local AES-256 master key (AES-256-GCM, the encryption context as AAD).
+ *
+ * @example
+ * ```ts
+ * const keyring = new RawAesKeyring({ keyName: 'app-2026', masterKey: await loadKeyFromSecretStore() });
+ * ```
+ */
+export class RawAesKeyring implements Keyring {
+  readonly keyName: string;
+  readonly #masterKey: Buffer;
+
+  constructor(options: RawAesKeyringOptions) {
+    if (typeof options.keyName !== 'string' || options.keyName.length === 0) throw new TypeError('RawAesKeyring: keyName must be a non-empty string');
+    if (!(options.masterKey instanceof Uint8Array) || options.masterKey.length !== 32) {
+      throw new TypeError('RawAesKeyring: masterKey must be a 32-byte Uint8Array');
+    }
+    this.keyName = options.keyName;
+    this.#masterKey = Buffer.from(options.masterKey);
+  }
+
+  async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
+    const iv = randomBytes(IV_LENGTH);
+    const cipher = createCipheriv('aes-256-gcm', this.#masterKey, iv);
+    cipher.setAAD(serializeContext(request.context));
+    const wrapped = Buffer.concat([iv, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+    return { dataKey, encryptedDataKeys: [{ providerId: PROVIDER_ID, keyId: this.keyName, ciphertext: wrapped }] };
+  }
+
+  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === PROVIDER_ID && edk.keyId === this.keyName);
+    for (const edk of mine) {
+      if (edk.ciphertext.length !== IV_LENGTH + DATA_KEY_LENGTH + TAG_LENGTH) continue;
+      const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, edk.ciphertext.subarray(0, IV_LENGTH));
+      decipher.setAAD(serializeContext(request.context));
+      decipher.setAuthTag(edk.ciphertext.subarray(IV_LENGTH + DATA_KEY_LENGTH));
+      const dataKey = decipher.update(edk.ciphertext.subarray(IV_LENGTH, IV_LENGTH + DATA_KEY_LENGTH));
+      try {
+        decipher.final();
+        return dataKey;
+      } catch {
+        dataKey.fill(0);
+      }
+    }
+    if (mine.length > 0) {
+      throw new KeyringError('ERR_KEY_UNWRAP_FAILED', `raw-aes key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`);
+    }
+    return undefined;
+  }
+}

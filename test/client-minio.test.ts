@@ -1,0 +1,202 @@
+// EncryptingS3Client against a real MinIO (started by test/harness/global-setup.ts).
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CopyObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { S3CryptError, type EncryptingS3Client } from '@s3crypt/client';
+import { MARKER, markedBytes, testClients } from './harness/clients.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+const SEGMENT = 64 * 1024;
+const MiB = 1024 * 1024;
+const SIZES = [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 50 * MiB];
+
+let plain: S3Client;
+let encrypting: EncryptingS3Client;
+let bucket: string;
+
+beforeAll(async () => {
+  ({ plain, encrypting, bucket } = await testClients());
+});
+
+async function storedBytes(key: string): Promise<Buffer> {
+  const response = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await response.Body!.transformToByteArray());
+}
+
+async function decrypted(key: string, extra: { Range?: string; PartNumber?: number } = {}): Promise<Buffer> {
+  const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+  return Buffer.from(await response.Body!.transformToByteArray());
+}
+
+describe('PutObject / GetObject round trip', () => {
+  for (const size of SIZES) {
+    it(`${size} bytes`, async () => {
+      const data = markedBytes(size, size + 7);
+      const key = `put/${size}`;
+      await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentType: 'application/x-test' }));
+      const stored = await storedBytes(key);
+      expect(stored.length).toBeGreaterThan(size);
+      if (size >= MARKER.length) expect(stored.includes(MARKER)).toBe(false);
+      const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(response.ContentLength).toBe(size);
+      expect(response.ContentType).toBe('application/x-test');
+      expect(response.Metadata).toEqual({});
+      const body = Buffer.from(await response.Body!.transformToByteArray());
+      expect(body.equals(data)).toBe(true);
+      const head = await encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ContentLength).toBe(size);
+    });
+  }
+});
+
+describe('lib-storage Upload round trip', () => {
+  for (const size of SIZES) {
+    it(`${size} bytes, 5 MiB parts, 4 in flight`, async () => {
+      const data = markedBytes(size, size + 11);
+      const key = `upload/${size}`;
+      const upload = new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: Readable.from(chunks(data)) }, partSize: 5 * MiB, queueSize: 4 });
+      await upload.done();
+      const stored = await storedBytes(key);
+      if (size >= MARKER.length) expect(stored.includes(MARKER)).toBe(false);
+      expect((await decrypted(key)).equals(data)).toBe(true);
+    });
+  }
+});
+
+function* chunks(data: Buffer, size = 1000 * 1000): Generator<Buffer> {
+  for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size);
+}
+
+describe('ranged GETs', () => {
+  it('100 random ranges of a multipart object match the plaintext, in all three Range forms', async () => {
+    const data = markedBytes(12 * MiB + 12345, 99);
+    const key = 'ranges/multipart';
+    await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: data }, partSize: 5 * MiB, queueSize: 2 }).done();
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 100; i++) {
+      const form = i % 3;
+      let range: string;
+      let expected: Buffer;
+      if (form === 0) {
+        const a = random(data.length);
+        const b = a + random(Math.min(300_000, data.length - a));
+        range = `bytes=${a}-${b}`;
+        expected = data.subarray(a, b + 1);
+      } else if (form === 1) {
+        const a = data.length - 1 - random(200_000);
+        range = `bytes=${a}-`;
+        expected = data.subarray(a);
+      } else {
+        const n = 1 + random(200_000);
+        range = `bytes=-${n}`;
+        expected = data.subarray(data.length - n);
+      }
+      const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
+      const body = Buffer.from(await response.Body!.transformToByteArray());
+      expect(body.equals(expected), range).toBe(true);
+      expect(response.ContentLength).toBe(expected.length);
+      expect(response.ContentRange).toMatch(new RegExp(`/${data.length}$`));
+    }
+  });
+
+  it('PartNumber returns that part', async () => {
+    const data = markedBytes(11 * MiB, 5);
+    const key = 'ranges/parts';
+    await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: data }, partSize: 5 * MiB, queueSize: 2 }).done();
+    expect((await decrypted(key, { PartNumber: 2 })).equals(data.subarray(5 * MiB, 10 * MiB))).toBe(true);
+    expect((await decrypted(key, { PartNumber: 3 })).equals(data.subarray(10 * MiB))).toBe(true);
+  });
+});
+
+describe('bodies', () => {
+  const data = markedBytes(200_000, 3);
+  const bodies: Record<string, () => unknown> = {
+    string: () => 'héllo wörld',
+    Uint8Array: () => new Uint8Array(data),
+    Buffer: () => data,
+    'Node Readable': () => Readable.from(chunks(data, 7000)),
+    'Web ReadableStream': () => Readable.toWeb(Readable.from(chunks(data, 7000))),
+    Blob: () => new Blob([data]),
+  };
+  for (const [name, make] of Object.entries(bodies)) {
+    it(name, async () => {
+      const expected = name === 'string' ? Buffer.from('héllo wörld') : data;
+      const key = `bodies/${name}`;
+      await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: make() as never, ContentLength: expected.length }));
+      const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (name === 'string') expect(await response.Body!.transformToString()).toBe('héllo wörld');
+      else expect(Buffer.from(await response.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    });
+  }
+
+  it('a stream shorter than ContentLength fails and stores nothing', async () => {
+    const key = 'bodies/short';
+    await expect(
+      encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Readable.from(chunks(data, 7000)), ContentLength: data.length + 10 })),
+    ).rejects.toThrow();
+    const listed = await plain.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  it('transformToWebStream streams the plaintext', async () => {
+    const key = 'bodies/web-out';
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
+    const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const received: Buffer[] = [];
+    for await (const chunk of response.Body!.transformToWebStream() as unknown as AsyncIterable<Uint8Array>) received.push(Buffer.from(chunk));
+    expect(Buffer.concat(received).equals(data)).toBe(true);
+  });
+});
+
+describe('fail closed', () => {
+  it('an object without an envelope is refused, unless plaintext reads are allowed', async () => {
+    await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain/one', Body: 'not encrypted' }));
+    await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/one' }))).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
+    const { encrypting: lenient } = await testClients({ allowPlaintextReads: true });
+    const response = await lenient.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/one' }));
+    expect(await response.Body!.transformToString()).toBe('not encrypted');
+  });
+
+  it('a keyring that fails to wrap uploads nothing', async () => {
+    const failing = { onEncrypt: async () => Promise.reject(new Error('kms down')), onDecrypt: async () => undefined };
+    const { encrypting: broken, bucket: empty, plain: raw } = await testClients({ keyring: failing });
+    await expect(broken.send(new PutObjectCommand({ Bucket: empty, Key: 'x', Body: 'secret' }))).rejects.toMatchObject({ code: 'ERR_KEY_WRAP_FAILED' });
+    await expect(new Upload({ client: broken, params: { Bucket: empty, Key: 'y', Body: markedBytes(11 * MiB) }, partSize: 5 * MiB }).done()).rejects.toBeInstanceOf(S3CryptError);
+    expect((await raw.send(new ListObjectsV2Command({ Bucket: empty }))).KeyCount ?? 0).toBe(0);
+    expect((await raw.send(new ListMultipartUploadsCommand({ Bucket: empty }))).Uploads ?? []).toHaveLength(0);
+  });
+
+  it('another key cannot decrypt (typed error, no plaintext)', async () => {
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'wrong-key', Body: 'secret' }));
+    const { encrypting: other } = await testClients();
+    await expect(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'wrong-key' }))).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
+  });
+
+  it('an object copied behind the client\'s back to another key does not decrypt; a copy through the client does', async () => {
+    const data = markedBytes(100_000, 8);
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy/source', Body: data, Metadata: { owner: 'team-a' }, ContentType: 'text/x-a' }));
+    await plain.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/sneaky', CopySource: `${bucket}/copy/source` }));
+    await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/sneaky' }))).rejects.toBeInstanceOf(S3CryptError);
+    await encrypting.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/proper', CopySource: `${bucket}/copy/source` }));
+    const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/proper' }));
+    expect(response.Metadata).toEqual({ owner: 'team-a' });
+    expect(response.ContentType).toBe('text/x-a');
+    expect(Buffer.from(await response.Body!.transformToByteArray()).equals(data)).toBe(true);
+  });
+
+  it('a tampered stored byte fails the GET with a typed error', async () => {
+    const data = markedBytes(300_000, 9);
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/src', Body: data }));
+    const stored = await storedBytes('tamper/src');
+    const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tamper/src' }));
+    stored[150_000] = (stored[150_000] as number) ^ 1;
+    await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/src', Body: stored, Metadata: head.Metadata }));
+    const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'tamper/src' }));
+    await expect(response.Body!.transformToByteArray()).rejects.toMatchObject({ code: 'ERR_DECRYPTION_FAILED' });
+  });
+});

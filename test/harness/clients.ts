@@ -1,0 +1,29 @@
+// Shared setup for integration tests: a plain S3 client on the test MinIO, and an EncryptingS3Client
+// over it with a local raw AES key.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { EncryptingS3Client, RawAesKeyring, type Keyring } from '@s3crypt/client';
+import { freshBucket, s3Client } from './minio.js';
+
+export async function testClients(options: { keyring?: Keyring; allowPlaintextReads?: boolean } = {}) {
+  const plain = s3Client(inject('s3'));
+  const keyring = options.keyring ?? new RawAesKeyring({ keyName: 'test-key', masterKey: randomBytes(32) });
+  const encrypting = new EncryptingS3Client({ client: plain, keyring, allowPlaintextReads: options.allowPlaintextReads ?? false });
+  const bucket = await freshBucket(plain);
+  return { plain, encrypting, keyring, bucket };
+}
+
+/** Deterministic pseudo-random bytes with a plaintext marker every 4 KiB, to search ciphertext for. */
+export const MARKER = Buffer.from('S3CRYPT-PLAINTEXT-MARKER');
+export function markedBytes(length: number, seed = 1): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  for (let offset = 0; offset + MARKER.length <= length; offset += 4096) MARKER.copy(out, offset);
+  return out;
+}
