@@ -4,13 +4,13 @@ import { KeyManagementServiceClient } from '@google-cloud/kms';
 import {
   DATA_KEY_LENGTH,
   KmsError,
+  serializeContext,
   type DecryptRequest,
   type EncryptedDataKey,
   type EncryptRequest,
   type EncryptResult,
   type Keyring,
 } from '@s3crypt/client';
-import { canonicalContext } from './lib/canonical-context.js';
 import { mapGcpError } from './lib/errors.js';
 
 /** The `providerId` this keyring writes into every encrypted data key. */
@@ -110,7 +110,7 @@ export class GcpKmsKeyring implements Keyring {
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
-    const aad = canonicalContext(request.context);
+    const aad = serializeContext(request.context);
     let response: Awaited<ReturnType<GcpKmsClient['encrypt']>>[0];
     try {
       [response] = await this.#client().encrypt(
@@ -158,7 +158,7 @@ export class GcpKmsKeyring implements Keyring {
   }
 
   async #decrypt(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {
-    const aad = canonicalContext(request.context);
+    const aad = serializeContext(request.context);
     const [response] = await this.#client().decrypt(
       {
         name: this.keyName,

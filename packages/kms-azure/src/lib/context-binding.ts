@@ -1,26 +1,9 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { EncryptionContext } from '@s3crypt/client';
+import { serializeContext, type EncryptionContext } from '@s3crypt/client';
 
 const BINDING_INFO = 's3crypt azure-key-vault context binding v1';
 const TAG_LENGTH = 32;
 const FORMAT_VERSION = 1;
-
-/**
- * Serializes a context unambiguously: a 2-byte entry count, then for each entry in ascending key
- * order a 2-byte length and the UTF-8 key, a 2-byte length and the UTF-8 value.
- */
-export function canonicalContext(context: EncryptionContext): Uint8Array {
-  const entries = Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const parts: Buffer[] = [u16(entries.length)];
-  for (const [key, value] of entries) {
-    for (const text of [key, value]) {
-      const bytes = Buffer.from(text, 'utf8');
-      if (bytes.length > 0xffff) throw new TypeError('encryption context entries must be at most 65535 bytes');
-      parts.push(u16(bytes.length), bytes);
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 /**
  * HMAC-SHA256 over the provider id, the versioned key id and the canonical context, keyed with a key
@@ -31,7 +14,7 @@ export function bindingTag(dataKey: Uint8Array, providerId: string, keyId: strin
   const macKey = Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), BINDING_INFO, 32));
   try {
     const hmac = createHmac('sha256', macKey);
-    for (const field of [Buffer.from(providerId, 'utf8'), Buffer.from(keyId, 'utf8'), canonicalContext(context)]) {
+    for (const field of [Buffer.from(providerId, 'utf8'), Buffer.from(keyId, 'utf8'), serializeContext(context)]) {
       hmac.update(u32(field.length)).update(field);
     }
     return hmac.digest();
