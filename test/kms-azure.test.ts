@@ -3,11 +3,14 @@
 // Lowkey Vault, the brief's choice, is not published to Maven Central (only GitHub Packages and
 // Docker Hub), so it cannot be installed from the registries this project may use.
 import { Agent } from 'node:https';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { KeyClient, type CryptographyClientOptions } from '@azure/keyvault-keys';
 import { KmsError, objectEncryptionContext } from '@s3crypt/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring } from '../packages/kms-azure/src/index.js';
+import { MARKER, markedBytes, testClients } from './harness/clients.js';
 import { startFakeAzureKeyVault, type FakeAzureKeyVault } from './harness/fake-azure-key-vault.js';
 
 /** The fake accepts any bearer token; this never contacts an identity provider. */
@@ -20,14 +23,16 @@ let agent: Agent;
 let clientOptions: CryptographyClientOptions;
 let keys: KeyClient;
 
-function optionsFor(ca: string): CryptographyClientOptions {
-  agent = new Agent({ ca, keepAlive: true });
-  return {
+/** Client options for a vault whose certificate is `ca`: TLS verification stays on, against that CA. */
+function optionsFor(ca: string): { options: CryptographyClientOptions; agent: Agent } {
+  const agent = new Agent({ ca, keepAlive: true });
+  const options: CryptographyClientOptions = {
     serviceVersion: '7.6',
     disableChallengeResourceVerification: true,
     agent,
     retryOptions: { maxRetries: 1, retryDelayInMs: 50, maxRetryDelayInMs: 100 },
   };
+  return { options, agent };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<KmsError> {
@@ -43,7 +48,7 @@ const same = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Bu
 
 beforeAll(async () => {
   vault = await startFakeAzureKeyVault();
-  clientOptions = optionsFor(vault.ca);
+  ({ options: clientOptions, agent } = optionsFor(vault.ca));
   keys = new KeyClient(vault.vaultUrl, credential, clientOptions);
 });
 
@@ -147,8 +152,7 @@ describe('AzureKeyVaultKeyring against Azure Key Vault (HTTPS fake)', () => {
 
   it('reports a stopped server as ERR_KMS_UNAVAILABLE', async () => {
     const own = await startFakeAzureKeyVault();
-    const ownOptions = optionsFor(own.ca);
-    const ownAgent = agent;
+    const { options: ownOptions, agent: ownAgent } = optionsFor(own.ca);
     try {
       const key = await new KeyClient(own.vaultUrl, credential, ownOptions).createKey('k', 'RSA');
       const keyring = new AzureKeyVaultKeyring({ keyId: `${own.vaultUrl}/keys/k`, credential, clientOptions: ownOptions });
@@ -163,7 +167,78 @@ describe('AzureKeyVaultKeyring against Azure Key Vault (HTTPS fake)', () => {
       expect(read.keyId).toBe(key.id);
     } finally {
       ownAgent.destroy();
-      agent = new Agent({ ca: vault.ca });
+    }
+  });
+});
+
+describe('AzureKeyVaultKeyring through EncryptingS3Client on MinIO', () => {
+  let version: string;
+  let s3: Awaited<ReturnType<typeof testClients>>;
+
+  beforeAll(async () => {
+    version = (await keys.createKey('s3', 'RSA')).properties.version!;
+    s3 = await testClients({ keyring: new AzureKeyVaultKeyring({ keyId: `${vault.vaultUrl}/keys/s3`, credential, clientOptions }) });
+  });
+
+  async function read(key: string): Promise<Buffer> {
+    const response = await s3.encrypting.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    return Buffer.from(await response.Body!.transformToByteArray());
+  }
+
+  it('PutObject and GetObject round trip', async () => {
+    const data = markedBytes(100_000);
+    await s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'put', Body: data }));
+    const stored = await s3.plain.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'put' }));
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).includes(MARKER)).toBe(false);
+    expect((await read('put')).equals(data)).toBe(true);
+  });
+
+  // 10 MiB rather than 6: on main, an Upload whose last part is shorter than 5 MiB currently fails
+  // with EntityTooSmall for every keyring (test/client-minio.test.ts, 5 MiB + 1 byte, fails the same way).
+  it('lib-storage Upload round trip (10 MiB, 5 MiB parts)', async () => {
+    const data = markedBytes(10 * 1024 * 1024, 3);
+    await new Upload({ client: s3.encrypting, params: { Bucket: s3.bucket, Key: 'upload', Body: data }, partSize: 5 * 1024 * 1024 }).done();
+    expect((await read('upload')).equals(data)).toBe(true);
+  });
+
+  it('an envelope copied to another key does not decrypt there', async () => {
+    await s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'original', Body: 'secret' }));
+    await s3.plain.send(new CopyObjectCommand({ Bucket: s3.bucket, Key: 'moved', CopySource: `${s3.bucket}/original` }));
+    const error = await rejection(s3.encrypting.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'moved' })));
+    expect(error.code).toBe('ERR_KMS_WRONG_KEY');
+  });
+
+  it('a disabled key makes GetObject reject with KmsError', async () => {
+    await s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'shred', Body: 'secret' }));
+    await keys.updateKeyProperties('s3', version, { enabled: false });
+    try {
+      const error = await rejection(s3.encrypting.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'shred' })));
+      expect(error.code).toBe('ERR_KMS_KEY_DISABLED');
+      expect(error.keyId).toBe(`${vault.vaultUrl}/keys/s3/${version}`);
+      const write = await rejection(s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'after-disable', Body: 'x' })));
+      expect(write.code).toBe('ERR_KMS_KEY_DISABLED');
+      await expect(s3.plain.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'after-disable' }))).rejects.toThrow();
+    } finally {
+      await keys.updateKeyProperties('s3', version, { enabled: true });
+    }
+    expect((await read('shred')).toString()).toBe('secret');
+  });
+
+  it('a stopped Key Vault makes PutObject reject and stores nothing', async () => {
+    const own = await startFakeAzureKeyVault();
+    const { options: ownOptions, agent: ownAgent } = optionsFor(own.ca);
+    try {
+      await new KeyClient(own.vaultUrl, credential, ownOptions).createKey('k', 'RSA');
+      const keyring = new AzureKeyVaultKeyring({ keyId: `${own.vaultUrl}/keys/k`, credential, clientOptions: ownOptions });
+      const { encrypting, plain, bucket } = await testClients({ keyring });
+      await own.stop();
+      const error = await rejection(encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'secret' })));
+      expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
+      const listing = await plain.send(new ListObjectsV2Command({ Bucket: bucket }));
+      expect(listing.KeyCount ?? 0).toBe(0);
+    } finally {
+      await own.stop();
+      ownAgent.destroy();
     }
   });
 });
