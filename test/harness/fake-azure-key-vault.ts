@@ -117,7 +117,8 @@ export async function startFakeAzureKeyVault(): Promise<FakeAzureKeyVault> {
     }
     if (method === 'POST' && (operation === 'wrapkey' || operation === 'unwrapkey')) {
       const wrap = operation === 'wrapkey';
-      wrap ? calls.wrap++ : calls.unwrap++;
+      if (wrap) calls.wrap++;
+      else calls.unwrap++;
       const v = usable(find(name, version), wrap ? 'wrapKey' : 'unwrapKey');
       const value = Buffer.from(String(body.value ?? ''), 'base64url');
       const kid = `${base}/keys/${name}/${v.version}`;
