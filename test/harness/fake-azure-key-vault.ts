@@ -12,7 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, randomUUID, constants, type KeyObject } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { freePort, tempDir } from './process.js';
 
