@@ -1,23 +1,30 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// Tests import @s3crypt/* packages by name and run against their TypeScript sources, not dist/.
+const packageSources = { find: /^@s3crypt\/([a-z0-9-]+)$/, replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)) };
+
 export default defineConfig({
+  resolve: { alias: [packageSources] },
   test: {
+    // Real servers on a 2-core machine: one test file at a time keeps start-up and timings sane.
+    fileParallelism: false,
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts'],
         },
       },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
           globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // Real servers on a 2-core machine: run files one at a time so timings stay sane.
-          fileParallelism: false,
         },
       },
     ],

@@ -121,7 +121,7 @@ describe('bodies', () => {
     Buffer: () => data,
     'Node Readable': () => Readable.from(chunks(data, 7000)),
     'Web ReadableStream': () => Readable.toWeb(Readable.from(chunks(data, 7000))),
-    Blob: () => new Blob([data]),
+    Blob: () => new Blob([new Uint8Array(data)]),
   };
   for (const [name, make] of Object.entries(bodies)) {
     it(name, async () => {
@@ -134,14 +134,16 @@ describe('bodies', () => {
     });
   }
 
-  it('a stream shorter than ContentLength fails and stores nothing', async () => {
-    const key = 'bodies/short';
-    await expect(
-      encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Readable.from(chunks(data, 7000)), ContentLength: data.length + 10 })),
-    ).rejects.toThrow();
-    const listed = await plain.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
-    expect(listed.KeyCount ?? 0).toBe(0);
-  });
+  for (const [name, declared] of [['shorter', data.length + 10], ['longer', data.length - 10]] as const) {
+    it(`a stream ${name} than ContentLength fails with a typed error and stores nothing`, async () => {
+      const key = `bodies/${name}`;
+      await expect(
+        encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Readable.from(chunks(data, 7000)), ContentLength: declared })),
+      ).rejects.toMatchObject({ code: 'ERR_BODY_LENGTH_MISMATCH' });
+      const listed = await plain.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+      expect(listed.KeyCount ?? 0).toBe(0);
+    });
+  }
 
   it('transformToWebStream streams the plaintext', async () => {
     const key = 'bodies/web-out';

@@ -49,7 +49,7 @@ const REFUSED: Readonly<Record<string, string>> = {
 };
 
 /** Makes the class's instances type-compatible with `S3Client` (e.g. lib-storage's `Upload({ client })`). */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface EncryptingS3Client extends S3Client {}
 
 /**

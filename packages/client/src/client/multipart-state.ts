@@ -6,6 +6,11 @@ import type { TrailerEntry } from '../format/trailer.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
+  /**
+   * Ciphertext of a part too small to be anything but the last one, held back (at most 5 MiB) and
+   * uploaded together with the trailer on completion; `eTag` is then a local placeholder.
+   */
+  readonly held?: Buffer;
 }
 
 export interface UploadState {

@@ -15,9 +15,10 @@ import {
   type UploadPartCommandInput,
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { MultipartStateError } from '../errors.js';
-import { MAX_DATA_PART_NUMBER } from '../format/constants.js';
+import { MAX_DATA_PART_NUMBER, MIN_PART_LENGTH } from '../format/constants.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
 import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.js';
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
@@ -26,8 +27,9 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { plaintextBody } from './bodies.js';
 import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
-import type { UploadState } from './multipart-state.js';
+import type { PartAttempt, UploadState } from './multipart-state.js';
 import { lengthMismatch } from './put-object.js';
+import { collect, sendEncryptedStream } from './streaming.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;
 const PART_CHECKSUM_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'] as const;
@@ -65,23 +67,31 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
   }
   const state = ctx.uploads.get(uploadId, bucket, key);
   const body = plaintextBody(input.Body, input.ContentLength, 'UploadPart');
-  const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber as number);
   const length = body.kind === 'bytes' ? body.bytes.length : body.length;
-  let stream: Readable | undefined;
+  const ContentLength = encryptedPartLength(length, state.params.segmentSize);
+  const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber as number);
+  const record = (attempt: PartAttempt) => state.attempts.set(attempt.partNumber, [...(state.attempts.get(attempt.partNumber) ?? []), attempt]);
   try {
-    const Body =
+    const sealStream = (source: AsyncIterable<Uint8Array>) => sealPartStream(partKey, source, length, state.params.segmentSize, lengthMismatch('UploadPart', length));
+    if (ContentLength < MIN_PART_LENGTH) {
+      // Only the last part may be this small, and the trailer must follow it in the same S3 part
+      // (a separate trailer part would make it a too-small non-final part): hold it until Complete.
+      const other = [...state.attempts.values()].flat().find((attempt) => attempt.held && attempt.partNumber !== partNumber);
+      if (other) throw new TypeError(`UploadPart: parts ${other.partNumber} and ${partNumber} are both smaller than 5 MiB; only the last part may be`);
+      const held = body.kind === 'bytes' ? sealPart(partKey, body.bytes, state.params.segmentSize) : await collect(sealStream(body.source));
+      const eTag = `"s3crypt-held-${partNumber}-${randomUUID()}"`;
+      record({ partNumber: partNumber as number, length, salt, eTag, held });
+      return { ETag: eTag, $metadata: { httpStatusCode: 200 } };
+    }
+    const request = withoutPlaintextChecksums(input);
+    const send = (Body: Buffer | Readable, sendOptions: SendOptions) => ctx.inner.send(new UploadPartCommand({ ...request, Body, ContentLength }), sendOptions);
+    const output =
       body.kind === 'bytes'
-        ? sealPart(partKey, body.bytes, state.params.segmentSize)
-        : (stream = Readable.from(sealPartStream(partKey, body.source, length, state.params.segmentSize, lengthMismatch('UploadPart', length))));
-    const ContentLength = encryptedPartLength(length, state.params.segmentSize);
-    const output = await ctx.inner.send(new UploadPartCommand({ ...withoutPlaintextChecksums(input), Body, ContentLength }), options);
-    const eTag = requireString(output.ETag, 'ETag', 'UploadPart response');
-    const attempts = state.attempts.get(partNumber as number) ?? [];
-    attempts.push({ partNumber: partNumber as number, length, salt, eTag });
-    state.attempts.set(partNumber as number, attempts);
+        ? await send(sealPart(partKey, body.bytes, state.params.segmentSize), options)
+        : await sendEncryptedStream(sealStream(body.source), options, send);
+    record({ partNumber: partNumber as number, length, salt, eTag: requireString(output.ETag, 'ETag', 'UploadPart response') });
     return output;
   } finally {
-    stream?.destroy();
     partKey.fill(0);
   }
 }
@@ -112,14 +122,21 @@ export async function completeMultipartUpload(
     const parts = input.MultipartUpload?.Parts ?? [];
     const attempts = chosenAttempts(state, parts);
     const trailer = sealTrailer(state.dataKey, state.params, attempts);
-    const trailerPartNumber = (attempts[attempts.length - 1]?.partNumber ?? 0) + 1;
-    const trailerOutput = await ctx.inner.send(
-      new UploadPartCommand({ ...state.partDefaults, Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: trailerPartNumber, Body: trailer, ContentLength: trailer.length }),
+    const last = attempts[attempts.length - 1];
+    if (attempts.slice(0, -1).some((attempt) => attempt.held)) {
+      throw new TypeError('CompleteMultipartUpload: only the last part may be smaller than 5 MiB');
+    }
+    // The trailer travels with a held last part, or as a part of its own after the last one.
+    const finalPartNumber = last?.held ? last.partNumber : (last?.partNumber ?? 0) + 1;
+    const finalBody = last?.held ? Buffer.concat([last.held, trailer]) : trailer;
+    const finalOutput = await ctx.inner.send(
+      new UploadPartCommand({ ...state.partDefaults, Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: finalPartNumber, Body: finalBody, ContentLength: finalBody.length }),
       options,
     );
-    const trailerPart: CompletedPart = { PartNumber: trailerPartNumber, ETag: trailerOutput.ETag };
-    for (const field of PART_CHECKSUM_FIELDS) if (trailerOutput[field] !== undefined) trailerPart[field] = trailerOutput[field];
-    const request = withoutPlaintextChecksums({ ...input, MultipartUpload: { Parts: [...parts, trailerPart] } });
+    const finalPart: CompletedPart = { PartNumber: finalPartNumber, ETag: finalOutput.ETag };
+    for (const field of PART_CHECKSUM_FIELDS) if (finalOutput[field] !== undefined) finalPart[field] = finalOutput[field];
+    const completedParts = last?.held ? parts.map((part) => (part.PartNumber === finalPartNumber ? finalPart : part)) : [...parts, finalPart];
+    const request = withoutPlaintextChecksums({ ...input, MultipartUpload: { Parts: completedParts } });
     delete (request as Record<string, unknown>).ChecksumType; // a full-object checksum would describe the plaintext
     delete (request as Record<string, unknown>).MpuObjectSize;
     return await ctx.inner.send(new CompleteMultipartUploadCommand(request), options);

@@ -1,5 +1,4 @@
 import { PutObjectCommand, type PutObjectCommandInput, type PutObjectCommandOutput } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
 import { BodyLengthError } from '../errors.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
 import { encryptedObjectLength, newEnvelope, newSuiteParameters, sealObject, sealObjectStream } from '../format/object.js';
@@ -7,6 +6,7 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { plaintextBody } from './bodies.js';
 import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
+import { sendEncryptedStream } from './streaming.js';
 
 export function lengthMismatch(command: string, declared: number) {
   return (actual: number) => new BodyLengthError(`${command}: Body yielded ${actual > declared ? 'more than' : 'only'} ${actual > declared ? declared : actual} bytes, ContentLength is ${declared}`);
@@ -19,7 +19,6 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   const params = newSuiteParameters(ctx.segmentSize);
   // Nothing is sent before the key is wrapped: a keyring failure throws here.
   const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, objectEncryptionContext(bucket, key));
-  let stream: Readable | undefined;
   try {
     const Metadata = metadataWithEnvelope(input.Metadata, newEnvelope(dataKey, params, encryptedDataKeys));
     const request = { ...withoutPlaintextChecksums(input), Metadata };
@@ -27,11 +26,10 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
       const ciphertext = sealObject(dataKey, params, body.bytes);
       return await ctx.inner.send(new PutObjectCommand({ ...request, Body: ciphertext, ContentLength: ciphertext.length }), options);
     }
-    stream = Readable.from(sealObjectStream(dataKey, params, body.source, body.length, lengthMismatch('PutObject', body.length)), { objectMode: false });
     const ContentLength = encryptedObjectLength(body.length, params.segmentSize);
-    return await ctx.inner.send(new PutObjectCommand({ ...request, Body: stream, ContentLength }), options);
+    const sealed = sealObjectStream(dataKey, params, body.source, body.length, lengthMismatch('PutObject', body.length));
+    return await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...request, Body, ContentLength }), sendOptions));
   } finally {
-    stream?.destroy();
     dataKey.fill(0);
   }
 }

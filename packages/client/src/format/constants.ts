@@ -28,3 +28,5 @@ export const PART_KIND_TRAILER = 0x02;
 export const ENVELOPE_METADATA_KEY = 's3crypt-envelope';
 /** S3 caps user-defined metadata at 2 KiB, counting `x-amz-meta-` prefixes, keys and values. */
 export const USER_METADATA_LIMIT = 2048;
+/** S3's minimum size of every part but the last. */
+export const MIN_PART_LENGTH = 5 * 1024 * 1024;

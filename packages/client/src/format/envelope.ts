@@ -49,6 +49,13 @@ function malformed(detail: string): EnvelopeError {
   return new EnvelopeError('ERR_ENVELOPE_MALFORMED', `s3crypt envelope metadata is malformed: ${detail}`);
 }
 
+/** Decodes UTF-8 that must round-trip byte for byte (so no two encodings name the same key). */
+function strictText(bytes: Uint8Array, what: string, allowed: RegExp): string {
+  const text = Buffer.from(bytes).toString('utf8');
+  if (!allowed.test(text) || !Buffer.from(text, 'utf8').equals(bytes)) throw malformed(`invalid ${what}`);
+  return text;
+}
+
 export function parseEnvelope(value: string): EnvelopeV1 {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw malformed('not base64');
   const reader = new ByteReader(Buffer.from(value, 'base64'));
@@ -69,8 +76,9 @@ export function parseEnvelope(value: string): EnvelopeV1 {
     if (count === 0) throw malformed('no encrypted data keys');
     const encryptedDataKeys: EncryptedDataKey[] = [];
     for (let i = 0; i < count; i++) {
-      const providerId = Buffer.from(reader.take(reader.u8())).toString('ascii');
-      const keyId = Buffer.from(reader.take(reader.u16())).toString('utf8');
+      const providerId = strictText(reader.take(reader.u8()), 'provider id', /^[\x21-\x7e]+$/);
+      // eslint-disable-next-line no-control-regex -- key ids must not contain control characters
+      const keyId = strictText(reader.take(reader.u16()), 'key id', /^[^\x00-\x1f]+$/);
       const ciphertext = reader.take(reader.u16());
       encryptedDataKeys.push({ providerId, keyId, ciphertext });
     }
