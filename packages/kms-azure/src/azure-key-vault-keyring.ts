@@ -18,10 +18,25 @@ import {
 import { bindingTag, decodeWrapped, encodeWrapped, tagsEqual } from './lib/context-binding.js';
 import { mapAzureError } from './lib/errors.js';
 
-/** The `providerId` this keyring writes into every encrypted data key. */
+/**
+ * The `providerId` this keyring writes into every encrypted data key.
+ *
+ * @example
+ * ```ts
+ * const azureKeys = envelope.encryptedDataKeys.filter((edk) => edk.providerId === AZURE_KEY_VAULT_PROVIDER_ID);
+ * ```
+ */
 export const AZURE_KEY_VAULT_PROVIDER_ID = 'azure-key-vault';
 
-/** Key wrap algorithms the keyring supports: RSA-OAEP-256 (vault RSA keys) or A256KW (Managed HSM AES keys). */
+/**
+ * Key wrap algorithms the keyring supports: RSA-OAEP-256 (vault RSA keys) or A256KW (Managed HSM AES keys).
+ *
+ * @example
+ * ```ts
+ * const algorithm: AzureKeyWrapAlgorithm = 'A256KW';
+ * new AzureKeyVaultKeyring({ keyId: 'https://my-hsm.managedhsm.azure.net/keys/kek', credential, algorithm });
+ * ```
+ */
 export type AzureKeyWrapAlgorithm = 'RSA-OAEP-256' | 'A256KW';
 
 /**

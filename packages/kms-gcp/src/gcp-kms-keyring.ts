@@ -13,7 +13,14 @@ import {
 } from '@s3crypt/client';
 import { mapGcpError } from './lib/errors.js';
 
-/** The `providerId` this keyring writes into every encrypted data key. */
+/**
+ * The `providerId` this keyring writes into every encrypted data key.
+ *
+ * @example
+ * ```ts
+ * const gcpKeys = envelope.encryptedDataKeys.filter((edk) => edk.providerId === GCP_KMS_PROVIDER_ID);
+ * ```
+ */
 export const GCP_KMS_PROVIDER_ID = 'gcp-kms';
 
 type Int64Like = number | string | { toString(): string } | null | undefined;
