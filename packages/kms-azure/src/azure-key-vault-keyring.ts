@@ -148,11 +148,13 @@ export class AzureKeyVaultKeyring implements Keyring {
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
-    const versionedKeyId = await this.#currentVersionedKeyId();
+    let versionedKeyId = this.keyId;
     let wrapped: Uint8Array;
     try {
+      versionedKeyId = await this.#currentVersionedKeyId();
       wrapped = (await this.#client(versionedKeyId).wrapKey(this.algorithm, dataKey)).result;
     } catch (error) {
+      if (!request.dataKey) dataKey.fill(0);
       throw mapAzureError(error, versionedKeyId, 'wrap');
     }
     const tag = bindingTag(dataKey, AZURE_KEY_VAULT_PROVIDER_ID, versionedKeyId, request.context);

@@ -155,6 +155,7 @@ describe('mapAzureError', () => {
     ['connection refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'wrap', 'ERR_KMS_UNAVAILABLE'],
     ['send error', Object.assign(new Error('x'), { name: 'RestError', code: 'REQUEST_SEND_ERROR' }), 'unwrap', 'ERR_KMS_UNAVAILABLE'],
     ['abort', Object.assign(new Error('aborted'), { name: 'AbortError' }), 'wrap', 'ERR_KMS_UNAVAILABLE'],
+    ['key expired (checked by the SDK)', new Error(`Key ${V1} expired at 2020-01-01T00:00:00.000Z`), 'unwrap', 'ERR_KMS_KEY_DISABLED'],
     ['anything else', new Error('boom'), 'wrap', 'ERR_KMS_FAILED'],
   ];
   for (const [name, error, operation, code] of cases) {

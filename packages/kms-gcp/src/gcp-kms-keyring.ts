@@ -118,9 +118,8 @@ export class GcpKmsKeyring implements Keyring {
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const aad = serializeContext(request.context);
-    let response: Awaited<ReturnType<GcpKmsClient['encrypt']>>[0];
     try {
-      [response] = await this.#client().encrypt(
+      const [response] = await this.#client().encrypt(
         {
           name: this.keyName,
           plaintext: dataKey,
@@ -130,22 +129,23 @@ export class GcpKmsKeyring implements Keyring {
         },
         { timeout: this.#timeout },
       );
+      const ciphertext = toBytes(response.ciphertext);
+      if (!response.verifiedPlaintextCrc32c || !response.verifiedAdditionalAuthenticatedDataCrc32c) {
+        throw corrupted(this.keyName, 'Cloud KMS did not verify the request checksums');
+      }
+      if (!ciphertext || !crcMatches(ciphertext, response.ciphertextCrc32c?.value)) {
+        throw corrupted(this.keyName, 'the ciphertext checksum from Cloud KMS does not match');
+      }
+      const versionName = response.name ?? '';
+      if (!versionName.startsWith(`${this.keyName}/cryptoKeyVersions/`)) {
+        throw new KmsError('ERR_KMS_FAILED', this.keyName, `Cloud KMS answered with an unexpected key version for ${this.keyName}`);
+      }
+      const encryptedDataKey: EncryptedDataKey = { providerId: GCP_KMS_PROVIDER_ID, keyId: versionName, ciphertext };
+      return { dataKey, encryptedDataKeys: [encryptedDataKey] };
     } catch (error) {
+      if (!request.dataKey) dataKey.fill(0);
       throw mapGcpError(error, this.keyName, 'encrypt');
     }
-    const ciphertext = toBytes(response.ciphertext);
-    if (!response.verifiedPlaintextCrc32c || !response.verifiedAdditionalAuthenticatedDataCrc32c) {
-      throw corrupted(this.keyName, 'Cloud KMS did not verify the request checksums');
-    }
-    if (!ciphertext || !crcMatches(ciphertext, response.ciphertextCrc32c?.value)) {
-      throw corrupted(this.keyName, 'the ciphertext checksum from Cloud KMS does not match');
-    }
-    const versionName = response.name ?? '';
-    if (!versionName.startsWith(`${this.keyName}/cryptoKeyVersions/`)) {
-      throw new KmsError('ERR_KMS_FAILED', this.keyName, `Cloud KMS answered with an unexpected key version for ${this.keyName}`);
-    }
-    const encryptedDataKey: EncryptedDataKey = { providerId: GCP_KMS_PROVIDER_ID, keyId: versionName, ciphertext };
-    return { dataKey, encryptedDataKeys: [encryptedDataKey] };
   }
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {

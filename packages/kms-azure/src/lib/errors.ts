@@ -37,6 +37,8 @@ function classify(error: RestErrorLike, operation: AzureOperation): KmsErrorCode
     if (NETWORK_CODES.has(code) || error?.name === 'AbortError' || /ECONNREFUSED|socket hang up|timed? ?out/i.test(message)) {
       return 'ERR_KMS_UNAVAILABLE';
     }
+    // The SDK checks a fetched key's validity dates locally before calling the vault.
+    if (/^Key .* (expired at|can't be used before)/.test(message)) return 'ERR_KMS_KEY_DISABLED';
     return 'ERR_KMS_FAILED';
   }
   if (status === 401) return 'ERR_KMS_ACCESS_DENIED';
