@@ -183,7 +183,10 @@ export class AzureKeyVaultKeyring implements Keyring {
   async #unwrap(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {
     const parts = decodeWrapped(edk.ciphertext);
     if (!parts) throw wrongKey(edk.keyId);
-    const dataKey = (await this.#client(edk.keyId).unwrapKey(this.algorithm, parts.wrappedKey)).result;
+    // Rebuilt from its parts so that only this keyring's vault and key are ever called.
+    const { version } = parseKeyId(edk.keyId);
+    const client = this.#client(`${this.#vaultUrl}/keys/${this.#keyName}/${version ?? ''}`);
+    const dataKey = (await client.unwrapKey(this.algorithm, parts.wrappedKey)).result;
     const expected = bindingTag(dataKey, edk.providerId, edk.keyId, request.context);
     if (dataKey.length !== DATA_KEY_LENGTH || !tagsEqual(expected, parts.tag)) {
       dataKey.fill(0);
