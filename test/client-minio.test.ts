@@ -48,6 +48,15 @@ describe('PutObject / GetObject round trip', () => {
       expect(head.ContentLength).toBe(size);
     });
   }
+
+  it('honours response-header overrides and conditions', async () => {
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'put/override', Body: 'x' }));
+    const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'put/override', ResponseContentType: 'text/x-override' }));
+    expect(response.ContentType).toBe('text/x-override');
+    await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'put/override', IfMatch: '"not-the-etag"' }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 412 },
+    });
+  });
 });
 
 describe('lib-storage Upload round trip', () => {

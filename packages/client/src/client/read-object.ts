@@ -53,8 +53,15 @@ async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, le
 export async function openObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<OpenedObject | undefined> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
+  // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
-  const first = await fetchTail(ctx, { ...objectSelector(input), IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince }, TAIL_FETCH_LENGTH, options).catch(
+  const { ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires } = input;
+  const firstRequest: GetObjectCommandInput = {
+    ...objectSelector(input),
+    ...{ IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince },
+    ...{ ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires },
+  };
+  const first = await fetchTail(ctx, firstRequest, TAIL_FETCH_LENGTH, options).catch(
     (error: unknown) => {
       // A suffix range of an empty object is unsatisfiable; s3crypt never stores empty objects.
       if ((error as Error).name === 'InvalidRange') return undefined;

@@ -1,0 +1,152 @@
+// npm run bench: every figure is measured against its baseline in the same run. Not a test: it
+// asserts nothing and never runs in CI. Results go in docs/PERFORMANCE.md.
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { EncryptingS3Client, RawAesKeyring } from '@s3crypt/client';
+import { openSegments } from '../packages/client/src/format/open-stream.js';
+import { sealPart, segmentNonce } from '../packages/client/src/format/segments.js';
+import { planRead, objectLayout } from '../packages/client/src/format/layout.js';
+import { endpointFromEnv, s3Client, startMinio } from '../test/harness/minio.js';
+import { generated } from './data.js';
+
+const MiB = 1024 * 1024;
+const SEGMENT = 64 * 1024;
+const rows: string[][] = [];
+const report = (what: string, baseline: string, ours: string, ratio: number, target: string) =>
+  rows.push([what, baseline, ours, `${(ratio * 100).toFixed(0)}%`, target]);
+const mbps = (bytes: number, ms: number) => `${((bytes / MiB) / (ms / 1000)).toFixed(0)} MiB/s`;
+
+function time(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return performance.now() - start;
+}
+async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+/** Best of `runs`, baseline and ours interleaved so drift hits both. */
+async function compare(runs: number, baseline: () => Promise<unknown> | void, ours: () => Promise<unknown> | void): Promise<[number, number]> {
+  let best: [number, number] = [Infinity, Infinity];
+  for (let i = 0; i < runs; i++) {
+    const b = await timeAsync(async () => baseline());
+    const o = await timeAsync(async () => ours());
+    best = [Math.min(best[0], b), Math.min(best[1], o)];
+  }
+  return best;
+}
+
+async function formatThroughput(): Promise<void> {
+  const key = randomBytes(32);
+  const part = randomBytes(8 * MiB);
+  const total = 256 * MiB;
+  const rawSeal = () => {
+    for (let done = 0; done < total; done += part.length) {
+      for (let offset = 0, index = 0; offset < part.length; offset += SEGMENT, index++) {
+        const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index, false));
+        cipher.update(part.subarray(offset, offset + SEGMENT));
+        cipher.final();
+        cipher.getAuthTag();
+      }
+    }
+  };
+  const oursSeal = () => {
+    for (let done = 0; done < total; done += part.length) sealPart(key, part, SEGMENT);
+  };
+  time(rawSeal); // warm-up
+  let [raw, ours] = [Infinity, Infinity];
+  for (let i = 0; i < 3; i++) {
+    raw = Math.min(raw, time(rawSeal));
+    ours = Math.min(ours, time(oursSeal));
+  }
+  report('format encrypt (64 KiB segments, in memory)', mbps(total, raw), mbps(total, ours), raw / ours, '≥ 80%');
+
+  const sealed = sealPart(key, part, SEGMENT);
+  const rawOpen = () => {
+    for (let done = 0; done < total; done += part.length) {
+      for (let offset = 0, index = 0; offset < sealed.length; offset += SEGMENT + 16, index++) {
+        const end = Math.min(offset + SEGMENT + 16, sealed.length);
+        const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(index, end === sealed.length));
+        decipher.setAuthTag(sealed.subarray(end - 16, end));
+        decipher.update(sealed.subarray(offset, end - 16));
+        decipher.final();
+      }
+    }
+  };
+  const layout = objectLayout([{ partNumber: 1, length: part.length, salt: Buffer.alloc(16) }], SEGMENT);
+  const oursOpen = async () => {
+    for (let done = 0; done < total; done += part.length) {
+      const plan = planRead(layout, 0, part.length, true);
+      // 64 KiB network-sized chunks, as a socket would deliver them.
+      const source = (function* () {
+        for (let offset = 0; offset < sealed.length; offset += 64 * 1024) yield sealed.subarray(offset, offset + 64 * 1024);
+      })();
+      for await (const _ of openSegments(Readable.from(source), plan.segments(), () => key)) void _;
+    }
+  };
+  const [r, o] = await compare(3, rawOpen, oursOpen);
+  report('format decrypt (streamed, 64 KiB chunks)', mbps(total, r), mbps(total, o), r / o, '≥ 80%');
+}
+
+async function drain(body: unknown): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) bytes += chunk.length;
+  return bytes;
+}
+
+async function endToEnd(plain: S3Client, encrypting: EncryptingS3Client, bucket: string): Promise<void> {
+  const size = 256 * MiB;
+  const put = (client: S3Client, key: string) => () =>
+    new Upload({ client, params: { Bucket: bucket, Key: key, Body: Readable.from(generated(size)) }, partSize: 16 * MiB, queueSize: 4 }).done();
+  const [plainPut, encPut] = await compare(2, put(plain, 'plain-256'), put(encrypting, 'enc-256'));
+  report('PUT 256 MiB (lib-storage, 16 MiB parts × 4)', mbps(size, plainPut), mbps(size, encPut), plainPut / encPut, '≥ 85%');
+  const get = (client: S3Client, key: string) => async () => drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body);
+  const [plainGet, encGet] = await compare(3, get(plain, 'plain-256'), get(encrypting, 'enc-256'));
+  report('GET 256 MiB (streamed)', mbps(size, plainGet), mbps(size, encGet), plainGet / encGet, '≥ 85%');
+
+  const small = randomBytes(4096);
+  const n = 200;
+  const putSmall = (client: S3Client) => async () => {
+    for (let i = 0; i < n; i++) await client.send(new PutObjectCommand({ Bucket: bucket, Key: `small-${client === plain ? 'p' : 'e'}-${i}`, Body: small }));
+  };
+  const [plainSmallPut, encSmallPut] = await compare(3, putSmall(plain), putSmall(encrypting));
+  const ms = (total: number) => `${(total / n).toFixed(2)} ms`;
+  report('PUT 4 KiB latency (mean of 200)', ms(plainSmallPut), ms(encSmallPut), plainSmallPut / encSmallPut, 'latency ≤ +20%');
+  const getSmall = (client: S3Client) => async () => {
+    for (let i = 0; i < n; i++) await drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: `small-${client === plain ? 'p' : 'e'}-${i}` }))).Body);
+  };
+  const [plainSmallGet, encSmallGet] = await compare(3, getSmall(plain), getSmall(encrypting));
+  report('GET 4 KiB latency (mean of 200)', ms(plainSmallGet), ms(encSmallGet), plainSmallGet / encSmallGet, 'latency ≤ +20%');
+}
+
+function peakRss(endpoint: string, bucket: string): void {
+  const child = fileURLToPath(new URL('./upload-rss.ts', import.meta.url));
+  const measure = (bytes: number) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, endpoint, bucket, String(bytes)], { encoding: 'utf8' }).trim().split('\n').pop()!);
+  const small = measure(256 * MiB);
+  const large = measure(1024 * MiB);
+  const mib = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+  rows.push(['peak RSS, encrypted Upload (8 MiB parts × 4)', `256 MiB object: ${mib(small.maxRssBytes)}`, `1 GiB object: ${mib(large.maxRssBytes)}`, `${((large.maxRssBytes / small.maxRssBytes) * 100).toFixed(0)}%`, 'flat (≈100%)']);
+}
+
+const existing = endpointFromEnv();
+const minio = existing ? undefined : await startMinio();
+const endpoint = existing ?? minio!.endpoint;
+try {
+  await formatThroughput();
+  const plain = s3Client(endpoint);
+  const encrypting = new EncryptingS3Client({ client: s3Client(endpoint), keyring: new RawAesKeyring({ keyName: 'bench', masterKey: randomBytes(32) }) });
+  const bucket = `bench-${Date.now()}`;
+  await plain.send(new CreateBucketCommand({ Bucket: bucket }));
+  await endToEnd(plain, encrypting, bucket);
+  peakRss(endpoint.endpoint, bucket);
+} finally {
+  await minio?.server.stop();
+}
+console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+console.log('| measure | baseline | s3crypt | ratio | target |\n|---|---|---|---|---|');
+for (const row of rows) console.log(`| ${row.join(' | ')} |`);
