@@ -18,7 +18,6 @@
 // - Rotation: moto records RotateKeyOnDemand but keeps the same key material. AWS KMS never exposes
 //   backing-key versions in ciphertexts, so the envelope keeps naming the same key ARN either way.
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -28,15 +27,14 @@ import {
   UpdateAliasCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { EncryptingS3Client, KmsError, objectEncryptionContext } from '@s3crypt/client';
+import { EncryptingS3Client, objectEncryptionContext } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { markedBytes } from './harness/clients.js';
+import { kmsRejection, expectS3RoundTrips } from './harness/kms.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { kmsClient, startMoto } from './harness/moto.js';
 import type { RunningServer } from './harness/process.js';
 
-const MiB = 1024 * 1024;
 let server: RunningServer;
 let kms: KMSClient;
 let aliasCounter = 0;
@@ -57,14 +55,6 @@ async function freshKey(): Promise<{ keyId: string; arn: string }> {
   return { keyId: KeyMetadata!.KeyId!, arn: KeyMetadata!.Arn! };
 }
 
-async function kmsRejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 const context = objectEncryptionContext('bucket', 'object');
 
@@ -172,18 +162,11 @@ describe('EncryptingS3Client with AwsKmsKeyring on MinIO', () => {
     const { arn } = await freshKey();
     const client = new EncryptingS3Client({ client: plain, keyring: new AwsKmsKeyring({ keyId: arn, client: kms }) });
     const bucket = await freshBucket(plain, 'awskms');
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'small', Body: 'hello kms' }));
-    const small = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'small' }));
-    expect(await small.Body!.transformToString()).toBe('hello kms');
-
-    const data = markedBytes(6 * MiB, 5);
-    await new Upload({ client, params: { Bucket: bucket, Key: 'big', Body: data }, partSize: 5 * MiB }).done();
-    const big = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'big' }));
-    expect(Buffer.from(await big.Body!.transformToByteArray()).equals(data)).toBe(true);
+    await expectS3RoundTrips(client, plain, bucket);
 
     // Only this KMS key opens it: a client holding another key finds no key of its own.
     const other = new EncryptingS3Client({ client: plain, keyring: new AwsKmsKeyring({ keyId: (await freshKey()).arn, client: kms }) });
-    await expect(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'small' }))).rejects.toMatchObject({ code: 'ERR_NO_MATCHING_KEY' });
+    await expect(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'round-trip/put' }))).rejects.toMatchObject({ code: 'ERR_NO_MATCHING_KEY' });
   });
 });
 

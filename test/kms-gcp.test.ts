@@ -4,13 +4,13 @@
 // the real gRPC protocol (real AES-256-GCM with AAD, real CRC32C fields), and the tests drive it with
 // the real @google-cloud/kms client.
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import * as grpc from '@grpc/grpc-js';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { KmsError, objectEncryptionContext } from '@s3crypt/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GcpKmsKeyring } from '../packages/kms-gcp/src/index.js';
-import { MARKER, markedBytes, testClients } from './harness/clients.js';
+import { testClients } from './harness/clients.js';
+import { expectS3RoundTrips, kmsRejection } from './harness/kms.js';
 import { startFakeGcpKms, type FakeGcpKms } from './harness/fake-gcp-kms.js';
 
 const PARENT = 'projects/s3crypt-test/locations/global';
@@ -38,14 +38,6 @@ async function setState(versionName: string, state: 'ENABLED' | 'DISABLED'): Pro
   await client.updateCryptoKeyVersion({ cryptoKeyVersion: { name: versionName, state }, updateMask: { paths: ['state'] } });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 beforeAll(async () => {
   kms = await startFakeGcpKms();
@@ -84,10 +76,10 @@ describe('GcpKmsKeyring against Cloud KMS (gRPC fake)', () => {
   it('rejects a data key moved to another object with ERR_KMS_WRONG_KEY', async () => {
     const keyring = new GcpKmsKeyring({ keyName: await newKey('moved'), client });
     const { encryptedDataKeys } = await keyring.onEncrypt({ context: objectEncryptionContext('bucket', 'one') });
-    const error = await rejection(keyring.onDecrypt({ context: objectEncryptionContext('bucket', 'two'), encryptedDataKeys }));
+    const error = await kmsRejection(keyring.onDecrypt({ context: objectEncryptionContext('bucket', 'two'), encryptedDataKeys }));
     expect(error.code).toBe('ERR_KMS_WRONG_KEY');
     expect(error.keyId).toBe(encryptedDataKeys[0]?.keyId);
-    const other = await rejection(keyring.onDecrypt({ context: objectEncryptionContext('other-bucket', 'one'), encryptedDataKeys }));
+    const other = await kmsRejection(keyring.onDecrypt({ context: objectEncryptionContext('other-bucket', 'one'), encryptedDataKeys }));
     expect(other.code).toBe('ERR_KMS_WRONG_KEY');
   });
 
@@ -109,11 +101,11 @@ describe('GcpKmsKeyring against Cloud KMS (gRPC fake)', () => {
     const version = encryptedDataKeys[0]!.keyId;
     await setState(version, 'DISABLED');
 
-    const read = await rejection(keyring.onDecrypt({ context, encryptedDataKeys }));
+    const read = await kmsRejection(keyring.onDecrypt({ context, encryptedDataKeys }));
     expect(read.code).toBe('ERR_KMS_KEY_DISABLED');
     expect(read.keyId).toBe(version);
     expect(read.message).toContain(version);
-    const write = await rejection(keyring.onEncrypt({ context }));
+    const write = await kmsRejection(keyring.onEncrypt({ context }));
     expect(write.code).toBe('ERR_KMS_KEY_DISABLED');
     expect(write.keyId).toBe(keyName);
 
@@ -135,13 +127,13 @@ describe('GcpKmsKeyring against Cloud KMS (gRPC fake)', () => {
     expect(Buffer.from((await keyring.onDecrypt({ context, encryptedDataKeys: fresh.encryptedDataKeys }))!).equals(Buffer.from(fresh.dataKey))).toBe(true);
 
     await client.destroyCryptoKeyVersion({ name: `${keyName}/cryptoKeyVersions/1` });
-    const shredded = await rejection(keyring.onDecrypt({ context, encryptedDataKeys: old.encryptedDataKeys }));
+    const shredded = await kmsRejection(keyring.onDecrypt({ context, encryptedDataKeys: old.encryptedDataKeys }));
     expect(shredded.code).toBe('ERR_KMS_KEY_DISABLED');
   });
 
   it('reports a missing key as ERR_KMS_KEY_NOT_FOUND', async () => {
     const keyring = new GcpKmsKeyring({ keyName: `${RING}/cryptoKeys/never-created`, client });
-    const error = await rejection(keyring.onEncrypt({ context: objectEncryptionContext('b', 'k') }));
+    const error = await kmsRejection(keyring.onEncrypt({ context: objectEncryptionContext('b', 'k') }));
     expect(error.code).toBe('ERR_KMS_KEY_NOT_FOUND');
   });
 
@@ -155,10 +147,10 @@ describe('GcpKmsKeyring against Cloud KMS (gRPC fake)', () => {
     const { encryptedDataKeys } = await keyring.onEncrypt({ context });
     await own.stop();
     try {
-      const write = await rejection(keyring.onEncrypt({ context }));
+      const write = await kmsRejection(keyring.onEncrypt({ context }));
       expect(write.code, String(write.cause)).toBe('ERR_KMS_UNAVAILABLE');
       expect(write.message).toMatch(/unreachable/);
-      const read = await rejection(keyring.onDecrypt({ context, encryptedDataKeys }));
+      const read = await kmsRejection(keyring.onDecrypt({ context, encryptedDataKeys }));
       expect(read.code, String(read.cause)).toBe('ERR_KMS_UNAVAILABLE');
       expect(String(read.cause)).toMatch(/UNAVAILABLE|DEADLINE|ECONNREFUSED/);
     } finally {
@@ -181,18 +173,8 @@ describe('GcpKmsKeyring through EncryptingS3Client on MinIO', () => {
     return Buffer.from(await response.Body!.transformToByteArray());
   }
 
-  it('PutObject and GetObject round trip', async () => {
-    const data = markedBytes(100_000);
-    await s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'put', Body: data }));
-    const stored = await s3.plain.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'put' }));
-    expect(Buffer.from(await stored.Body!.transformToByteArray()).includes(MARKER)).toBe(false);
-    expect((await read('put')).equals(data)).toBe(true);
-  });
-
-  it('lib-storage Upload round trip (6 MiB, 5 MiB parts)', async () => {
-    const data = markedBytes(6 * 1024 * 1024, 3);
-    await new Upload({ client: s3.encrypting, params: { Bucket: s3.bucket, Key: 'upload', Body: data }, partSize: 5 * 1024 * 1024 }).done();
-    expect((await read('upload')).equals(data)).toBe(true);
+  it('PutObject/GetObject and a 6 MiB lib-storage Upload round trip; the store holds no plaintext', async () => {
+    await expectS3RoundTrips(s3.encrypting, s3.plain, s3.bucket);
   });
 
   it('an envelope copied to another key does not decrypt there', async () => {
@@ -211,10 +193,10 @@ describe('GcpKmsKeyring through EncryptingS3Client on MinIO', () => {
     const version = `${keyName}/cryptoKeyVersions/1`;
     await setState(version, 'DISABLED');
     try {
-      const error = await rejection(s3.encrypting.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'shred' })));
+      const error = await kmsRejection(s3.encrypting.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'shred' })));
       expect(error.code).toBe('ERR_KMS_KEY_DISABLED');
       expect(error.keyId).toBe(version);
-      const write = await rejection(s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'after-disable', Body: 'x' })));
+      const write = await kmsRejection(s3.encrypting.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'after-disable', Body: 'x' })));
       expect(write.code).toBe('ERR_KMS_KEY_DISABLED');
       await expect(s3.plain.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'after-disable' }))).rejects.toThrow();
     } finally {
@@ -231,7 +213,7 @@ describe('GcpKmsKeyring through EncryptingS3Client on MinIO', () => {
       const [key] = await ownClient.createCryptoKey({ parent: RING, cryptoKeyId: 'k', cryptoKey: { purpose: 'ENCRYPT_DECRYPT' } });
       const { encrypting, plain, bucket } = await testClients({ keyring: new GcpKmsKeyring({ keyName: key.name!, client: ownClient, timeoutMs: 2_000 }) });
       await own.stop();
-      const error = await rejection(encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'secret' })));
+      const error = await kmsRejection(encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'secret' })));
       expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
       const listing = await plain.send(new ListObjectsV2Command({ Bucket: bucket }));
       expect(listing.KeyCount ?? 0).toBe(0);

@@ -26,5 +26,6 @@ export type { RsaKeyringOptions } from './keyrings/raw-rsa.js';
 export { MultiKeyring } from './keyrings/multi.js';
 export type { MultiKeyringOptions } from './keyrings/multi.js';
 export { serializeContext } from './keyrings/context.js';
+export { connectionFailureCode } from './keyrings/connection-failure.js';
 export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';

@@ -1,4 +1,4 @@
-import { KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 /** KMS exception names, as `error.name` carries them, and what each means for s3crypt. */
 const EXCEPTION_CODES: Readonly<Record<string, KmsErrorCode>> = {
@@ -24,22 +24,6 @@ const EXCEPTION_CODES: Readonly<Record<string, KmsErrorCode>> = {
   RequestTimeout: 'ERR_KMS_UNAVAILABLE',
 };
 
-/** Socket-level failures: the service could not be reached at all. */
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
-
 const REASONS: Readonly<Record<KmsErrorCode, string>> = {
   ERR_KMS_UNAVAILABLE: 'AWS KMS could not be reached',
   ERR_KMS_ACCESS_DENIED: 'access was denied',
@@ -59,23 +43,9 @@ interface ErrorShape {
   $metadata?: { httpStatusCode?: unknown };
 }
 
-/** The socket error code (ECONNREFUSED, …) anywhere in an error's cause chain or aggregate. */
-function networkErrorCode(error: unknown, depth = 0): string | undefined {
-  if (depth > 5 || typeof error !== 'object' || error === null) return undefined;
-  const shape = error as ErrorShape;
-  if (typeof shape.code === 'string' && NETWORK_ERROR_CODES.has(shape.code)) return shape.code;
-  if (Array.isArray(shape.errors)) {
-    for (const inner of shape.errors) {
-      const found = networkErrorCode(inner, depth + 1);
-      if (found) return found;
-    }
-  }
-  return networkErrorCode(shape.cause, depth + 1);
-}
-
 /** Which s3crypt code a failure of the KMS client maps onto, and a short vendor label for the message. */
 export function classifyKmsFailure(error: unknown): { code: KmsErrorCode; label: string } {
-  const network = networkErrorCode(error);
+  const network = connectionFailureCode(error);
   if (network) return { code: 'ERR_KMS_UNAVAILABLE', label: network };
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const name = typeof shape.name === 'string' ? shape.name : 'Error';

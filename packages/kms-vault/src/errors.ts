@@ -1,18 +1,4 @@
-import { KmsError, type KmsErrorCode } from '@s3crypt/client';
-
-/** Socket-level failures: Vault could not be reached at all. */
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-]);
+import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 const REASONS: Readonly<Record<KmsErrorCode, string>> = {
   ERR_KMS_UNAVAILABLE: 'Vault could not be reached or is sealed',
@@ -32,19 +18,6 @@ interface ErrorShape {
   response?: { statusCode?: unknown; status?: unknown };
 }
 
-function networkErrorCode(error: unknown, depth = 0): string | undefined {
-  if (depth > 5 || typeof error !== 'object' || error === null) return undefined;
-  const shape = error as ErrorShape;
-  if (typeof shape.code === 'string' && NETWORK_ERROR_CODES.has(shape.code)) return shape.code;
-  if (Array.isArray(shape.errors)) {
-    for (const inner of shape.errors) {
-      const found = networkErrorCode(inner, depth + 1);
-      if (found) return found;
-    }
-  }
-  return networkErrorCode(shape.cause, depth + 1);
-}
-
 /** What a Transit operation was doing, which decides how a 400 is read. */
 export type TransitOperation = 'encrypt' | 'datakey' | 'decrypt';
 
@@ -53,7 +26,7 @@ export type TransitOperation = 'encrypt' | 'datakey' | 'decrypt';
  * with a message, so the message decides between disabled, missing and wrong key.
  */
 export function classifyVaultFailure(error: unknown, operation: TransitOperation): { code: KmsErrorCode; label: string } {
-  const network = networkErrorCode(error);
+  const network = connectionFailureCode(error);
   if (network) return { code: 'ERR_KMS_UNAVAILABLE', label: network };
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const status = shape.response?.statusCode ?? shape.response?.status;

@@ -1,19 +1,10 @@
-import { KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 /** Which Key Vault call failed: decides whether a 400 means "wrong key" or a plain failure. */
 export type AzureOperation = 'wrap' | 'unwrap' | 'resolve';
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'REQUEST_SEND_ERROR',
-]);
+// The Azure SDK's own code for a request that never reached the vault.
+const REQUEST_SEND_ERROR = 'REQUEST_SEND_ERROR';
 
 interface RestErrorLike {
   name?: unknown;
@@ -34,7 +25,7 @@ function classify(error: RestErrorLike, operation: AzureOperation): KmsErrorCode
   const code = typeof error?.code === 'string' ? error.code : '';
   const message = typeof error?.message === 'string' ? error.message : '';
   if (status === undefined) {
-    if (NETWORK_CODES.has(code) || error?.name === 'AbortError' || /ECONNREFUSED|socket hang up|timed? ?out/i.test(message)) {
+    if (connectionFailureCode(error) || code === REQUEST_SEND_ERROR || error?.name === 'AbortError' || /ECONNREFUSED|socket hang up|timed? ?out/i.test(message)) {
       return 'ERR_KMS_UNAVAILABLE';
     }
     // The SDK checks a fetched key's validity dates locally before calling the vault.

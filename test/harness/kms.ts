@@ -1,0 +1,33 @@
+// Shared checks of the KMS adapter integration tests.
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { expect } from 'vitest';
+import { KmsError, type EncryptingS3Client } from '@s3crypt/client';
+import { MARKER, markedBytes } from './clients.js';
+
+/** Awaits a promise that must reject with a KmsError, and returns that error. */
+export async function kmsRejection(promise: Promise<unknown>): Promise<KmsError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(KmsError);
+  return error as KmsError;
+}
+
+/**
+ * PutObject/GetObject and a 6 MiB lib-storage Upload (5 MiB parts, so a small last part) through an
+ * encrypting client: the plaintext comes back, and the store never holds the plaintext marker.
+ */
+export async function expectS3RoundTrips(client: EncryptingS3Client, plain: S3Client, bucket: string): Promise<void> {
+  const small = markedBytes(100_000, 1);
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'round-trip/put', Body: small }));
+  const big = markedBytes(6 * 1024 * 1024, 2);
+  await new Upload({ client, params: { Bucket: bucket, Key: 'round-trip/upload', Body: big }, partSize: 5 * 1024 * 1024 }).done();
+  for (const [key, data] of [['round-trip/put', small], ['round-trip/upload', big]] as const) {
+    const stored = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).includes(MARKER)).toBe(false);
+    const read = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(Buffer.from(await read.Body!.transformToByteArray()).equals(data)).toBe(true);
+  }
+}
