@@ -10,4 +10,8 @@ bash scripts/install-servers.sh
 npm run build
 npm run typecheck
 npm run lint
-npm test
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+npm test -- --reporter=default --reporter=json --outputFile="$results"
+# One plain summary line, the same in any CI.
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$results"

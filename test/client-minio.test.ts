@@ -210,4 +210,13 @@ describe('fail closed', () => {
     const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'tamper/src' }));
     await expect(response.Body!.transformToByteArray()).rejects.toMatchObject({ code: 'ERR_DECRYPTION_FAILED' });
   });
+
+  it('a tampered small object (read whole in the first response) fails send() itself', async () => {
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/small', Body: 'small secret' }));
+    const stored = await storedBytes('tamper/small');
+    const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tamper/small' }));
+    stored[3] = (stored[3] as number) ^ 0x80;
+    await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/small', Body: stored, Metadata: head.Metadata }));
+    await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'tamper/small' }))).rejects.toMatchObject({ code: 'ERR_DECRYPTION_FAILED' });
+  });
 });

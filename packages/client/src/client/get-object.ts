@@ -4,7 +4,7 @@ import { Readable, pipeline } from 'node:stream';
 import { withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
-import { openSegmentsTransform } from '../format/open-stream.js';
+import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { openObject, type OpenedObject } from './read-object.js';
@@ -20,10 +20,8 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-/** Stored bytes [start, end): from the tail already fetched, or with one more ranged GET. */
-async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
-  if (end <= start) return Readable.from([]);
-  if (start >= opened.tailOffset) return Readable.from([opened.tail.subarray(start - opened.tailOffset, end - opened.tailOffset)]);
+/** Stored bytes [start, end) with one more ranged GET of the same object version. */
+async function fetchStored(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
   const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${end - 1}` }), options);
   return response.Body as Readable;
 }
@@ -46,11 +44,22 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
     range = requestedRange(input, opened);
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!));
-    const source = await storedBytes(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
-    const opener = openSegmentsTransform(plan.segments(), (index) => partKeys.get(index)!, () => partKeys.forEach((key) => key.fill(0)));
-    // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
-    body = opener;
-    pipeline(source, opener, () => undefined);
+    const keyForPart = (index: number) => partKeys.get(index)!;
+    if (plan.cipherStart >= opened.tailOffset) {
+      // Everything needed came with the first response (small objects): open it now, so tampering
+      // fails send() itself and no stream machinery is needed.
+      const opener = new SegmentOpener(plan.segments(), keyForPart);
+      const plaintext = opener.push(opened.tail.subarray(plan.cipherStart - opened.tailOffset, plan.cipherEnd - opened.tailOffset));
+      opener.end();
+      partKeys.forEach((key) => key.fill(0));
+      body = Readable.from(plaintext);
+    } else {
+      const source = await fetchStored(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+      const opener = openSegmentsTransform(plan.segments(), keyForPart, () => partKeys.forEach((key) => key.fill(0)));
+      // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
+      body = opener;
+      pipeline(source, opener, () => undefined);
+    }
   } catch (error) {
     partKeys.forEach((key) => key.fill(0));
     throw error;

@@ -1,8 +1,7 @@
 // Segment cipher of format version 1: a part's plaintext is cut into fixed-size segments, each sealed
 // with AES-256-GCM under the part key. The nonce is the segment index plus a flag marking the part's
 // last segment, so reordering, dropping or truncating segments makes a tag fail.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { DecryptionError } from '../errors.js';
+import { createCipheriv } from 'node:crypto';
 import { NONCE_LENGTH, TAG_LENGTH } from './constants.js';
 
 /** Number of segments a part of `length` plaintext bytes has: at least one, so empty parts are sealed too. */
@@ -22,42 +21,22 @@ export function segmentNonce(index: number, final: boolean): Buffer {
   return nonce;
 }
 
-/** Seals one segment: ciphertext followed by its 16-byte tag. */
-export function sealSegment(key: Uint8Array, index: number, final: boolean, plaintext: Uint8Array): Buffer {
+/** Seals one segment, returned as its ciphertext and its 16-byte tag (stored one after the other). */
+export function sealSegment(key: Uint8Array, index: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
   const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index, final));
-  const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
-  const written = cipher.update(plaintext).copy(out, 0);
+  const ciphertext = cipher.update(plaintext);
   cipher.final();
-  cipher.getAuthTag().copy(out, written);
-  return out;
-}
-
-/** Opens one sealed segment, releasing its plaintext only after the tag has verified. */
-export function openSegment(key: Uint8Array, index: number, final: boolean, sealed: Uint8Array): Buffer {
-  if (sealed.length < TAG_LENGTH) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
-  const split = sealed.length - TAG_LENGTH;
-  const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(index, final));
-  decipher.setAuthTag(sealed.subarray(split));
-  const plaintext = decipher.update(sealed.subarray(0, split));
-  try {
-    decipher.final();
-  } catch {
-    plaintext.fill(0);
-    throw new DecryptionError('ERR_DECRYPTION_FAILED');
-  }
-  return plaintext;
+  return [ciphertext, cipher.getAuthTag()];
 }
 
 /** Encrypts a whole part held in memory. */
 export function sealPart(key: Uint8Array, plaintext: Uint8Array, segmentSize: number): Buffer {
   const count = segmentCount(plaintext.length, segmentSize);
-  const out = Buffer.allocUnsafe(encryptedPartLength(plaintext.length, segmentSize));
-  let offset = 0;
+  const pieces: Buffer[] = [];
   for (let index = 0; index < count; index++) {
-    const chunk = plaintext.subarray(index * segmentSize, (index + 1) * segmentSize);
-    offset += sealSegment(key, index, index === count - 1, chunk).copy(out, offset);
+    pieces.push(...sealSegment(key, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
   }
-  return out;
+  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize));
 }
 
 /**
@@ -76,7 +55,7 @@ export async function* sealPartStream(
   let seen = 0;
   let pending: Buffer[] = [];
   let pendingLength = 0;
-  const flushSegment = (size: number): Buffer => {
+  const flushSegment = (size: number): [Buffer, Buffer] => {
     const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
     const segment = joined.subarray(0, size);
     const rest = joined.subarray(size);
@@ -93,8 +72,8 @@ export async function* sealPartStream(
     pending.push(bytes);
     pendingLength += bytes.length;
     // Keep the last segment back until the end so it is sealed with the final flag exactly once.
-    while (pendingLength >= segmentSize && index < count - 1) yield flushSegment(segmentSize);
+    while (pendingLength >= segmentSize && index < count - 1) yield* flushSegment(segmentSize);
   }
   if (seen !== length) throw onLengthMismatch(seen);
-  while (index < count) yield flushSegment(Math.min(segmentSize, pendingLength));
+  while (index < count) yield* flushSegment(Math.min(segmentSize, pendingLength));
 }
