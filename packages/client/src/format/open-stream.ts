@@ -108,10 +108,15 @@ export class SegmentOpener {
   }
 }
 
+const TRANSFORM_BUFFER_BYTES = 1024 * 1024;
+
 /** A Transform from sealed bytes to verified plaintext; it errors with a DecryptionError on tampering. */
 export function openSegmentsTransform(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array, onClose: () => void): Transform {
   const opener = new SegmentOpener(plan, keyForPart);
   const transform = new Transform({
+    // Room for a few segments each way, so the socket keeps flowing while the consumer catches up
+    // (the 16 KiB default stalls it on every 64 KiB segment). Memory stays bounded by this, per GET.
+    highWaterMark: TRANSFORM_BUFFER_BYTES,
     transform(chunk: Buffer, _encoding, callback) {
       try {
         for (const piece of opener.push(chunk)) this.push(piece);
