@@ -10,6 +10,7 @@ bash scripts/install-servers.sh
 npm run build
 npm run typecheck
 npm run lint
+npm run check:packages
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 npm test -- --reporter=default --reporter=json --outputFile="$results"
