@@ -1,6 +1,7 @@
 // Request bodies come in every shape the SDK accepts; encryption needs either all the bytes or a
 // byte stream of known length. Input is validated here, at the boundary.
 import { Readable } from 'node:stream';
+import { BodyLengthError } from '../errors.js';
 
 export type PlaintextBody =
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
@@ -33,3 +34,9 @@ export function plaintextBody(body: unknown, contentLength: number | undefined, 
   }
   throw new TypeError(`${command}: unsupported Body type ${Object.prototype.toString.call(body)}`);
 }
+
+/** The error a stream body of the wrong length fails with (nothing is stored). */
+export function lengthMismatch(command: string, declared: number) {
+  return (actual: number) => new BodyLengthError(`${command}: Body yielded ${actual > declared ? 'more than' : 'only'} ${actual > declared ? declared : actual} bytes, ContentLength is ${declared}`);
+}
+

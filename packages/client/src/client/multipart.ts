@@ -24,11 +24,10 @@ import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.j
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
 import { sealTrailer } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
-import { plaintextBody } from './bodies.js';
+import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
 import type { PartAttempt, UploadState } from './multipart-state.js';
-import { lengthMismatch } from './put-object.js';
 import { collect, sendEncryptedStream } from './streaming.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;

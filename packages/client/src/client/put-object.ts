@@ -1,16 +1,11 @@
 import { PutObjectCommand, type PutObjectCommandInput, type PutObjectCommandOutput } from '@aws-sdk/client-s3';
-import { BodyLengthError } from '../errors.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
 import { encryptedObjectLength, newEnvelope, newSuiteParameters, sealObject, sealObjectStream } from '../format/object.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
-import { plaintextBody } from './bodies.js';
+import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
 import { sendEncryptedStream } from './streaming.js';
-
-export function lengthMismatch(command: string, declared: number) {
-  return (actual: number) => new BodyLengthError(`${command}: Body yielded ${actual > declared ? 'more than' : 'only'} ${actual > declared ? declared : actual} bytes, ContentLength is ${declared}`);
-}
 
 export async function putObject(ctx: HandlerContext, input: PutObjectCommandInput, options: SendOptions): Promise<PutObjectCommandOutput> {
   const bucket = requireString(input.Bucket, 'Bucket', 'PutObject');
