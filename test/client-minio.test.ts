@@ -211,6 +211,32 @@ describe('fail closed', () => {
     await expect(response.Body!.transformToByteArray()).rejects.toMatchObject({ code: 'ERR_DECRYPTION_FAILED' });
   });
 
+  it('bad input read back through S3 gets typed errors: truncated object, unknown version, malformed envelope', async () => {
+    const data = markedBytes(200_000, 10);
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad/src', Body: data }));
+    const stored = await storedBytes('bad/src');
+    const { Metadata } = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad/src' }));
+    const envelope = Buffer.from(Metadata!['s3crypt-envelope']!, 'base64');
+    const rewrite = async (key: string, body: Buffer, metadata: Record<string, string>) => {
+      await plain.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
+      return encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then((r) => r.Body!.transformToByteArray());
+    };
+    // Copies are re-wrapped under their own key so that only the damage under test remains.
+    const rewrapped = async (key: string) => {
+      await encrypting.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: `${bucket}/bad/src` }));
+      return (await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).Metadata!;
+    };
+    await expect(rewrite('bad/truncated', stored.subarray(0, stored.length - 100), await rewrapped('bad/truncated'))).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_(OBJECT_TRUNCATED|OBJECT_MALFORMED|DECRYPTION_FAILED)$/),
+    });
+    const v2 = Buffer.from(envelope);
+    v2[0] = 2;
+    await expect(rewrite('bad/version', stored, { 's3crypt-envelope': v2.toString('base64') })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FORMAT_VERSION' });
+    await expect(rewrite('bad/malformed', stored, { 's3crypt-envelope': envelope.subarray(0, 40).toString('base64') })).rejects.toMatchObject({
+      code: 'ERR_ENVELOPE_MALFORMED',
+    });
+  });
+
   it('a tampered small object (read whole in the first response) fails send() itself', async () => {
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/small', Body: 'small secret' }));
     const stored = await storedBytes('tamper/small');
