@@ -20,10 +20,22 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-/** Stored bytes [start, end) with one more ranged GET of the same object version. */
-async function fetchStored(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
-  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${end - 1}` }), options);
-  return response.Body as Readable;
+/**
+ * Stored bytes [start, end): the part before the tail already fetched comes from one more ranged GET
+ * of the same object version, the rest from the tail in memory.
+ */
+async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
+  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${Math.min(end, opened.tailOffset) - 1}` }), options);
+  const body = response.Body as Readable;
+  if (end <= opened.tailOffset) return body;
+  const fromTail = opened.tail.subarray(0, end - opened.tailOffset);
+  return Readable.from(
+    (async function* () {
+      yield* body;
+      yield fromTail;
+    })(),
+    { objectMode: false },
+  );
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
@@ -54,7 +66,7 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
       partKeys.forEach((key) => key.fill(0));
       body = Readable.from(plaintext);
     } else {
-      const source = await fetchStored(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+      const source = await storedBytes(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
       const opener = openSegmentsTransform(plan.segments(), keyForPart, () => partKeys.forEach((key) => key.fill(0)));
       // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
       body = opener;

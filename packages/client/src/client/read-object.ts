@@ -10,8 +10,11 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { requireString, type HandlerContext, type SendOptions } from './context.js';
 import { unwrapDataKey } from './materials.js';
 
-/** Bytes fetched from the end of every object on first read: the whole of any small object. */
-export const TAIL_FETCH_LENGTH = 64 * 1024;
+/**
+ * Bytes fetched from the end of every object on first read: the whole of any small object in one
+ * request. Larger reads reuse these bytes rather than fetching them again.
+ */
+export const TAIL_FETCH_LENGTH = 256 * 1024;
 
 export interface OpenedObject {
   /** The tail response: status, headers and metadata of the stored object. */
