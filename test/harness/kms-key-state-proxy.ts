@@ -47,7 +47,8 @@ function keyStateRefusal(keyState: unknown, arn: string): { type: string; messag
 export async function startKeyStateProxy(upstreamEndpoint: string): Promise<KeyStateProxy> {
   const upstream = new URL(upstreamEndpoint);
 
-  const send = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> =>
+  // The body is read whole first, so it always goes on with its length rather than chunked.
+  const send = (method: string, path: string, { 'transfer-encoding': _chunked, ...headers }: IncomingHttpHeaders, body: Buffer): Promise<Upstream> =>
     new Promise((resolve, reject) => {
       const forwarded = request(
         { host: upstream.hostname, port: upstream.port, method, path, headers: { ...headers, 'content-length': String(body.length) } },
@@ -61,8 +62,7 @@ export async function startKeyStateProxy(upstreamEndpoint: string): Promise<KeyS
 
   /** The key's ARN and KeyState per moto's DescribeKey, with the client's own headers; undefined if moto does not know it. */
   const describe = async (headers: IncomingHttpHeaders, keyId: string) => {
-    const { 'transfer-encoding': _chunked, ...rest } = headers;
-    const answer = await send('POST', '/', { ...rest, 'x-amz-target': 'TrentService.DescribeKey' }, Buffer.from(JSON.stringify({ KeyId: keyId })));
+    const answer = await send('POST', '/', { ...headers, 'x-amz-target': 'TrentService.DescribeKey' }, Buffer.from(JSON.stringify({ KeyId: keyId })));
     if (answer.status !== 200) return undefined;
     const metadata = (parseJson(answer.body)?.KeyMetadata ?? {}) as { Arn?: unknown; KeyState?: unknown };
     return typeof metadata.Arn === 'string' ? { arn: metadata.Arn, keyState: metadata.KeyState } : undefined;
