@@ -5,12 +5,14 @@
 // missing context fails with InvalidCiphertextException), tampered ciphertext, unknown keys and
 // aliases (NotFoundException), the key ARN in every response, alias re-pointing.
 //
+// Key state: after DisableKey or ScheduleKeyDeletion, moto still answers GenerateDataKey, Encrypt and
+// Decrypt (a test below pins that, so it fails once moto starts enforcing key state). Real KMS answers
+// DisabledException / KMSInvalidStateException. The crypto-shredding tests therefore send their KMS
+// calls through test/harness/kms-key-state-proxy.ts, which refuses those three operations exactly as
+// real KMS does when moto's own DescribeKey reports the key Disabled or PendingDeletion, and forwards
+// everything else to moto. The unit tests (packages/kms-aws/test) check the same wire responses.
+//
 // What moto does NOT enforce, so is covered by unit tests instead (packages/kms-aws/test):
-// - Key state: after DisableKey or ScheduleKeyDeletion, moto still answers GenerateDataKey, Encrypt
-//   and Decrypt. Real KMS answers DisabledException / KMSInvalidStateException; the unit tests send
-//   those exact wire responses through the real KMSClient and check ERR_KMS_KEY_DISABLED on reads and
-//   writes. The test below pins moto's behaviour, so it fails (and should be rewritten) once moto
-//   starts enforcing key state.
 // - Key policies (moto only checks DescribeKey), so no ERR_KMS_ACCESS_DENIED from a policy here.
 // - Decrypt with an explicit KeyId of another key: real KMS answers IncorrectKeyException, moto
 //   AccessDeniedException. The keyring's use of IncorrectKeyException (skipping another key's
@@ -21,7 +23,9 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import {
   CreateAliasCommand,
   CreateKeyCommand,
+  DecryptCommand,
   DisableKeyCommand,
+  EnableKeyCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   UpdateAliasCommand,
@@ -32,21 +36,38 @@ import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kmsRejection, expectS3RoundTrips } from './harness/kms.js';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, startMoto } from './harness/moto.js';
+import { startKeyStateProxy, type KeyStateProxy } from './harness/kms-key-state-proxy.js';
+import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';
 import type { RunningServer } from './harness/process.js';
 
-let server: RunningServer;
+// AWS_KMS_ENDPOINT: use that running server (e.g. a shared moto) instead of starting one.
+const existingEndpoint = kmsEndpointFromEnv();
+let server: RunningServer | undefined;
+/** Straight to moto. */
 let kms: KMSClient;
+/** Through the key-state proxy, for the crypto-shredding tests. */
+let enforcing: KMSClient;
+let proxy: KeyStateProxy;
+// Aliases are account-wide and outlive a run on a shared server: unique per run.
+const runId = `${process.pid}-${Date.now().toString(36)}`;
 let aliasCounter = 0;
 
 beforeAll(async () => {
-  const moto = await startMoto();
-  server = moto.server;
-  kms = kmsClient(moto.endpoint);
+  let endpoint = existingEndpoint;
+  if (!endpoint) {
+    const moto = await startMoto();
+    server = moto.server;
+    endpoint = moto.endpoint;
+  }
+  kms = kmsClient(endpoint);
+  proxy = await startKeyStateProxy(endpoint);
+  enforcing = kmsClient(proxy.endpoint);
 });
 
 afterAll(async () => {
   kms?.destroy();
+  enforcing?.destroy();
+  await proxy?.close();
   await server?.stop();
 });
 
@@ -61,7 +82,7 @@ const context = objectEncryptionContext('bucket', 'object');
 describe('AwsKmsKeyring on moto', () => {
   it('round-trips through a key id, its ARN and an alias, recording the key ARN', async () => {
     const { keyId, arn } = await freshKey();
-    const alias = `alias/s3crypt-${++aliasCounter}`;
+    const alias = `alias/s3crypt-${runId}-${++aliasCounter}`;
     await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
     for (const configured of [keyId, arn, alias]) {
       const keyring = new AwsKmsKeyring({ keyId: configured, client: kms });
@@ -116,7 +137,7 @@ describe('AwsKmsKeyring on moto', () => {
 
   it('after rotation old data keys stay readable; re-pointing an alias makes new envelopes name the new key', async () => {
     const first = await freshKey();
-    const alias = `alias/s3crypt-${++aliasCounter}`;
+    const alias = `alias/s3crypt-${runId}-${++aliasCounter}`;
     await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: first.keyId }));
     const byAlias = new AwsKmsKeyring({ keyId: alias, client: kms });
     const before = await byAlias.onEncrypt({ context });
@@ -136,7 +157,7 @@ describe('AwsKmsKeyring on moto', () => {
     expect(await old.onDecrypt({ context, encryptedDataKeys: before.encryptedDataKeys })).toEqual(before.dataKey);
   });
 
-  it('moto does not enforce DisableKey or ScheduleKeyDeletion (see the header: unit-tested instead)', async () => {
+  it('moto alone does not enforce DisableKey or ScheduleKeyDeletion (see the header: hence the key-state proxy)', async () => {
     for (const disable of [
       (keyId: string) => kms.send(new DisableKeyCommand({ KeyId: keyId })),
       (keyId: string) => kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })),
@@ -170,16 +191,83 @@ describe('EncryptingS3Client with AwsKmsKeyring on MinIO', () => {
   });
 });
 
-// Last: stops the server the other tests share.
+describe('crypto-shredding through EncryptingS3Client on MinIO (moto behind the key-state proxy)', () => {
+  it('a disabled key makes GetObject reject naming the key and PutObject store nothing; enabled again, reads work', async () => {
+    const { keyId, arn } = await freshKey();
+    const plain = s3Client(inject('s3'));
+    const client = new EncryptingS3Client({ client: plain, keyring: new AwsKmsKeyring({ keyId: arn, client: enforcing }) });
+    const bucket = await freshBucket(plain, 'awskms');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'before', Body: 'secret' }));
+
+    await enforcing.send(new DisableKeyCommand({ KeyId: keyId }));
+    const read = await kmsRejection(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'before' })));
+    expect(read).toMatchObject({ code: 'ERR_KMS_KEY_DISABLED', keyId: arn });
+    expect(read.message).toContain(arn);
+    expect((read.cause as Error).name).toBe('DisabledException');
+    const write = await kmsRejection(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'after', Body: 'secret' })));
+    expect(write).toMatchObject({ code: 'ERR_KMS_KEY_DISABLED', keyId: arn });
+    const listed = await plain.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['before']);
+
+    await enforcing.send(new EnableKeyCommand({ KeyId: keyId }));
+    const again = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'before' }));
+    expect(await again.Body!.transformToString()).toBe('secret');
+  });
+
+  it('a key pending deletion fails reads with ERR_KMS_KEY_DISABLED and writes closed', async () => {
+    const { keyId, arn } = await freshKey();
+    const plain = s3Client(inject('s3'));
+    const client = new EncryptingS3Client({ client: plain, keyring: new AwsKmsKeyring({ keyId: arn, client: enforcing }) });
+    const bucket = await freshBucket(plain, 'awskms');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'before', Body: 'secret' }));
+
+    await enforcing.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    const read = await kmsRejection(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'before' })));
+    expect(read).toMatchObject({ code: 'ERR_KMS_KEY_DISABLED', keyId: arn });
+    expect((read.cause as Error).name).toBe('KMSInvalidStateException');
+    expect(read.message).toContain(arn);
+    const write = await kmsRejection(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'after', Body: 'secret' })));
+    expect(write).toMatchObject({ code: 'ERR_KMS_KEY_DISABLED', keyId: arn });
+    const listed = await plain.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['before']);
+  });
+
+  it('a keyring configured with an alias is refused the same way (the proxy resolves the alias)', async () => {
+    const { keyId } = await freshKey();
+    const alias = `alias/s3crypt-${runId}-${++aliasCounter}`;
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+    const keyring = new AwsKmsKeyring({ keyId: alias, client: enforcing });
+    const before = await keyring.onEncrypt({ context });
+    await enforcing.send(new DisableKeyCommand({ KeyId: keyId }));
+    for (const attempt of [
+      () => keyring.onDecrypt({ context, encryptedDataKeys: before.encryptedDataKeys }),
+      () => keyring.onEncrypt({ context }),
+      () => keyring.onEncrypt({ context, dataKey: new Uint8Array(32) }),
+    ]) {
+      expect((await kmsRejection(attempt())).code).toBe('ERR_KMS_KEY_DISABLED');
+    }
+  });
+
+  it('the proxy also refuses a Decrypt that names no KeyId, once moto names the disabled key', async () => {
+    const { keyId, arn } = await freshKey();
+    const [edk] = (await new AwsKmsKeyring({ keyId: arn, client: enforcing }).onEncrypt({ context })).encryptedDataKeys;
+    const decrypt = new DecryptCommand({ CiphertextBlob: edk!.ciphertext, EncryptionContext: context });
+    expect((await enforcing.send(decrypt)).KeyId).toBe(arn);
+    await enforcing.send(new DisableKeyCommand({ KeyId: keyId }));
+    await expect(enforcing.send(decrypt)).rejects.toMatchObject({ name: 'DisabledException', message: `${arn} is disabled.` });
+  });
+});
+
+// Last: stops the server the other tests share. Not run against AWS_KMS_ENDPOINT: it is not ours to stop.
 describe('KMS stopped', () => {
-  it('reads and writes fail with ERR_KMS_UNAVAILABLE, and PutObject leaves the bucket empty', async () => {
+  it.skipIf(existingEndpoint !== undefined)('reads and writes fail with ERR_KMS_UNAVAILABLE, and PutObject leaves the bucket empty', async () => {
     const { arn } = await freshKey();
     const keyring = new AwsKmsKeyring({ keyId: arn, client: kms });
     const plain = s3Client(inject('s3'));
     const client = new EncryptingS3Client({ client: plain, keyring });
     const bucket = await freshBucket(plain, 'awskms');
     const { encryptedDataKeys } = await keyring.onEncrypt({ context });
-    await server.stop();
+    await server!.stop();
 
     const read = await kmsRejection(keyring.onDecrypt({ context, encryptedDataKeys }));
     expect(read.code).toBe('ERR_KMS_UNAVAILABLE');

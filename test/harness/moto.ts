@@ -1,5 +1,6 @@
 // moto's standalone server as the AWS KMS for integration tests (installed from PyPI by
-// scripts/install-servers.sh), on 127.0.0.1, with its state in memory.
+// scripts/install-servers.sh), on 127.0.0.1, with its state in memory; or the server named by
+// AWS_KMS_ENDPOINT when that is set.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -21,6 +22,11 @@ export async function startMoto(): Promise<{ endpoint: string; server: RunningSe
     dataDir,
   });
   return { endpoint, server };
+}
+
+/** The endpoint from the environment, if the caller points tests at an existing KMS server (e.g. moto). */
+export function kmsEndpointFromEnv(): string | undefined {
+  return process.env.AWS_KMS_ENDPOINT || undefined;
 }
 
 /** A real KMSClient pointed at the test server, failing fast (one attempt) so outages show quickly. */

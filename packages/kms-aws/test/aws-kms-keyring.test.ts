@@ -194,8 +194,9 @@ describe('AwsKmsKeyring with the real KMSClient against a protocol-level stub', 
     });
   }
 
-  // moto (the integration tests' KMS) does not enforce key state, so the wire format of these two
-  // exceptions is checked here against the SDK's own deserializer.
+  // moto (the integration tests' KMS) does not enforce key state itself (test/kms-aws.test.ts adds it
+  // with a proxy), so the wire format of these two exceptions is also checked here against the SDK's
+  // own deserializer.
   for (const [type, code] of [
     ['DisabledException', 'ERR_KMS_KEY_DISABLED'],
     ['KMSInvalidStateException', 'ERR_KMS_KEY_DISABLED'],
