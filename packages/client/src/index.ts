@@ -27,5 +27,6 @@ export { MultiKeyring } from './keyrings/multi.js';
 export type { MultiKeyringOptions } from './keyrings/multi.js';
 export { serializeContext } from './keyrings/context.js';
 export { connectionFailureCode } from './keyrings/connection-failure.js';
+export { unwrapFirst } from './keyrings/unwrap-first.js';
 export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';

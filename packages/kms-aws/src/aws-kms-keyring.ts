@@ -17,6 +17,7 @@ import {
   type EncryptRequest,
   type EncryptResult,
   type Keyring,
+  unwrapFirst,
 } from '@s3crypt/client';
 import { classifyKmsFailure, toKmsError } from './errors.js';
 
@@ -137,17 +138,12 @@ export class AwsKmsKeyring implements Keyring {
 
   async onDecrypt({ context, encryptedDataKeys }: DecryptRequest): Promise<Uint8Array | undefined> {
     const candidates = encryptedDataKeys.filter((edk) => this.#mayOwn(edk));
-    let firstError: KmsError | undefined;
-    for (const edk of candidates) {
-      try {
-        return await this.#decrypt(edk, context);
-      } catch (error) {
-        if (this.#kind === 'alias' && isIncorrectKey(error)) continue;
-        firstError ??= error instanceof KmsError ? error : toKmsError(error, edk.keyId, 'Decrypt');
-      }
-    }
-    if (firstError) throw firstError;
-    return undefined;
+    return unwrapFirst(
+      candidates,
+      (edk) => this.#decrypt(edk, context),
+      // Through an alias, KMS's IncorrectKeyException means the data key belongs to another key.
+      (error, edk) => (this.#kind === 'alias' && isIncorrectKey(error) ? undefined : error instanceof KmsError ? error : toKmsError(error, edk.keyId, 'Decrypt')),
+    );
   }
 
   async #generate(context: EncryptionContext): Promise<EncryptResult> {

@@ -14,6 +14,7 @@ import {
   type EncryptRequest,
   type EncryptResult,
   type Keyring,
+  unwrapFirst,
 } from '@s3crypt/client';
 import { bindingTag, decodeWrapped, encodeWrapped, tagsEqual } from './lib/context-binding.js';
 import { mapAzureError } from './lib/errors.js';
@@ -168,16 +169,11 @@ export class AzureKeyVaultKeyring implements Keyring {
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     const own = request.encryptedDataKeys.filter((edk) => this.#owns(edk));
-    let failure: KmsError | undefined;
-    for (const edk of own) {
-      try {
-        return await this.#unwrap(edk, request);
-      } catch (error) {
-        failure ??= mapAzureError(error, edk.keyId, 'unwrap');
-      }
-    }
-    if (failure) throw failure;
-    return undefined;
+    return unwrapFirst(
+      own,
+      (edk) => this.#unwrap(edk, request),
+      (error, edk) => mapAzureError(error, edk.keyId, 'unwrap'),
+    );
   }
 
   async #unwrap(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {

@@ -10,6 +10,7 @@ import {
   type EncryptRequest,
   type EncryptResult,
   type Keyring,
+  unwrapFirst,
 } from '@s3crypt/client';
 import { mapGcpError } from './lib/errors.js';
 
@@ -152,16 +153,11 @@ export class GcpKmsKeyring implements Keyring {
     const own = request.encryptedDataKeys.filter(
       (edk) => edk.providerId === GCP_KMS_PROVIDER_ID && edk.keyId.startsWith(`${this.keyName}/cryptoKeyVersions/`),
     );
-    let failure: KmsError | undefined;
-    for (const edk of own) {
-      try {
-        return await this.#decrypt(edk, request);
-      } catch (error) {
-        failure ??= mapGcpError(error, edk.keyId, 'decrypt');
-      }
-    }
-    if (failure) throw failure;
-    return undefined;
+    return unwrapFirst(
+      own,
+      (edk) => this.#decrypt(edk, request),
+      (error, edk) => mapGcpError(error, edk.keyId, 'decrypt'),
+    );
   }
 
   async #decrypt(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {

@@ -7,6 +7,7 @@ import {
   type EncryptRequest,
   type EncryptResult,
   type Keyring,
+  unwrapFirst,
 } from '@s3crypt/client';
 import vault from 'node-vault';
 import { transitAssociatedData } from './associated-data.js';
@@ -157,16 +158,11 @@ export class VaultTransitKeyring implements Keyring {
 
   async onDecrypt({ context, encryptedDataKeys }: DecryptRequest): Promise<Uint8Array | undefined> {
     const own = encryptedDataKeys.filter((edk) => edk.providerId === VAULT_TRANSIT_PROVIDER_ID && edk.keyId === this.keyId);
-    let firstError: KmsError | undefined;
-    for (const edk of own) {
-      try {
-        return await this.#decrypt(edk, context);
-      } catch (error) {
-        firstError ??= error instanceof KmsError ? error : toKmsError(error, this.keyId, 'decrypt');
-      }
-    }
-    if (firstError) throw firstError;
-    return undefined;
+    return unwrapFirst(
+      own,
+      (edk) => this.#decrypt(edk, context),
+      (error) => (error instanceof KmsError ? error : toKmsError(error, this.keyId, 'decrypt')),
+    );
   }
 
   async #decrypt(edk: EncryptedDataKey, context: EncryptionContext): Promise<Uint8Array> {
