@@ -165,6 +165,14 @@ describe('bodies', () => {
 });
 
 describe('fail closed', () => {
+  it('a command class renamed by a minifier is still encrypted', async () => {
+    const e = class extends PutObjectCommand {};
+    await encrypting.send(new e({ Bucket: bucket, Key: 'minified', Body: 'secret' }));
+    const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'minified' }));
+    expect(head.Metadata?.['s3crypt-envelope']).toBeDefined();
+    expect((await storedBytes('minified')).includes(Buffer.from('secret'))).toBe(false);
+  });
+
   it('an object without an envelope is refused, unless plaintext reads are allowed', async () => {
     await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain/one', Body: 'not encrypted' }));
     await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/one' }))).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });

@@ -7,6 +7,7 @@ import { getObject } from './get-object.js';
 import { headObject } from './head-object.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { MultipartUploads } from './multipart-state.js';
+import { operationName } from './operation.js';
 import { putObject } from './put-object.js';
 
 export interface EncryptingS3ClientOptions {
@@ -25,27 +26,27 @@ export interface EncryptingS3ClientOptions {
 
 interface SendableCommand {
   readonly input: unknown;
-  readonly constructor: { readonly name: string };
+  readonly schema?: unknown;
 }
 
 type Handler = (ctx: HandlerContext, input: never, options: SendOptions) => Promise<unknown>;
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  PutObjectCommand: putObject,
-  GetObjectCommand: getObject,
-  HeadObjectCommand: headObject,
-  CopyObjectCommand: copyObject,
-  CreateMultipartUploadCommand: createMultipartUpload,
-  UploadPartCommand: uploadPart,
-  CompleteMultipartUploadCommand: completeMultipartUpload,
-  AbortMultipartUploadCommand: abortMultipartUpload,
+  PutObject: putObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  CopyObject: copyObject,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
 };
 
 // Commands that would move or expose ciphertext in ways the format cannot authenticate.
 const REFUSED: Readonly<Record<string, string>> = {
-  UploadPartCopyCommand: 'parts copied server-side from other objects cannot be re-encrypted; use CopyObject, or GetObject + Upload',
-  SelectObjectContentCommand: 'the store cannot query encrypted content',
-  WriteGetObjectResponseCommand: 'not supported through EncryptingS3Client',
+  UploadPartCopy: 'parts copied server-side from other objects cannot be re-encrypted; use CopyObject, or GetObject + Upload',
+  SelectObjectContent: 'the store cannot query encrypted content',
+  WriteGetObjectResponse: 'not supported through EncryptingS3Client',
 };
 
 /** Makes the class's instances type-compatible with `S3Client` (e.g. lib-storage's `Upload({ client })`). */
@@ -103,11 +104,11 @@ export class EncryptingS3Client {
   }) as S3Client['send'];
 
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
-    const name = command.constructor.name;
+    const name = operationName(command);
     const handler = HANDLERS[name];
     if (handler) return handler(this.#context, command.input as never, options);
     const refusal = REFUSED[name];
-    if (refusal) return Promise.reject(new TypeError(`${name.replace(/Command$/, '')}: ${refusal}`));
+    if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     return this.#context.inner.send(command as never, options as never);
   }
 
