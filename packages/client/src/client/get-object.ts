@@ -20,22 +20,10 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-/**
- * Stored bytes [start, end): the part before the tail already fetched comes from one more ranged GET
- * of the same object version, the rest from the tail in memory.
- */
-async function storedBytes(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
+/** Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version. */
+async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
   const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${Math.min(end, opened.tailOffset) - 1}` }), options);
-  const body = response.Body as Readable;
-  if (end <= opened.tailOffset) return body;
-  const fromTail = opened.tail.subarray(0, end - opened.tailOffset);
-  return Readable.from(
-    (async function* () {
-      yield* body;
-      yield fromTail;
-    })(),
-    { objectMode: false },
-  );
+  return response.Body as Readable;
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
@@ -66,8 +54,10 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
       partKeys.forEach((key) => key.fill(0));
       body = Readable.from(plaintext);
     } else {
-      const source = await storedBytes(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
-      const opener = openSegmentsTransform(plan.segments(), keyForPart, () => partKeys.forEach((key) => key.fill(0)));
+      // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
+      const source = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+      const fromTail = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
+      const opener = openSegmentsTransform(plan.segments(), keyForPart, () => partKeys.forEach((key) => key.fill(0)), fromTail);
       // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
       body = opener;
       pipeline(source, opener, () => undefined);

@@ -110,8 +110,17 @@ export class SegmentOpener {
 
 const TRANSFORM_BUFFER_BYTES = 1024 * 1024;
 
-/** A Transform from sealed bytes to verified plaintext; it errors with a DecryptionError on tampering. */
-export function openSegmentsTransform(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array, onClose: () => void): Transform {
+/**
+ * A Transform from sealed bytes to verified plaintext, followed by `suffix` when its input ends; it
+ * errors with a DecryptionError on tampering.
+ */
+export function openSegmentsTransform(
+  plan: Iterable<SegmentPlan>,
+  keyForPart: (partIndex: number) => Uint8Array,
+  onClose: () => void,
+  /** Sealed bytes that follow the piped stream, already in memory (the object's tail). */
+  suffix: Uint8Array = new Uint8Array(0),
+): Transform {
   const opener = new SegmentOpener(plan, keyForPart);
   const transform = new Transform({
     // Room for a few segments each way, so the socket keeps flowing while the consumer catches up
@@ -127,6 +136,7 @@ export function openSegmentsTransform(plan: Iterable<SegmentPlan>, keyForPart: (
     },
     flush(callback) {
       try {
+        for (const piece of opener.push(suffix)) this.push(piece);
         opener.end();
         callback();
       } catch (error) {
