@@ -6,7 +6,17 @@
  * API misuse (a wrong option type, an unsupported command) is a plain `TypeError` instead.
  */
 
-/** All error codes, as a string-literal union so `switch (err.code)` narrows. */
+/**
+ * All error codes, as a string-literal union so `switch (err.code)` narrows.
+ *
+ * @example
+ * ```ts
+ * switch ((err as S3CryptError).code) {
+ *   case 'ERR_DECRYPTION_FAILED': return quarantine(key);
+ *   case 'ERR_KMS_UNAVAILABLE': return retryLater();
+ * }
+ * ```
+ */
 export type S3CryptErrorCode =
   // Object and envelope format
   | 'ERR_NOT_ENCRYPTED'
@@ -34,7 +44,18 @@ export type S3CryptErrorCode =
   | 'ERR_KMS_WRONG_KEY'
   | 'ERR_KMS_FAILED';
 
-/** Base class of every s3crypt error. */
+/**
+ * Base class of every s3crypt error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.send(new GetObjectCommand({ Bucket, Key }));
+ * } catch (err) {
+ *   if (err instanceof S3CryptError) log.warn({ code: err.code }, 'object rejected');
+ * }
+ * ```
+ */
 export class S3CryptError extends Error {
   readonly code: S3CryptErrorCode;
 
@@ -45,21 +66,42 @@ export class S3CryptError extends Error {
   }
 }
 
-/** The object has no s3crypt envelope (it was not written by s3crypt), and plaintext reads are not allowed. */
+/**
+ * The object has no s3crypt envelope (it was not written by s3crypt), and plaintext reads are not allowed.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof NotEncryptedError) migrateLater(key);
+ * ```
+ */
 export class NotEncryptedError extends S3CryptError {
   constructor(message: string) {
     super('ERR_NOT_ENCRYPTED', message);
   }
 }
 
-/** The envelope metadata cannot be parsed, or is too large to store. */
+/**
+ * The envelope metadata cannot be parsed, or is too large to store.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof EnvelopeError && err.code === 'ERR_ENVELOPE_TOO_LARGE') trimMetadata();
+ * ```
+ */
 export class EnvelopeError extends S3CryptError {
   constructor(code: 'ERR_ENVELOPE_MALFORMED' | 'ERR_ENVELOPE_TOO_LARGE', message: string) {
     super(code, message);
   }
 }
 
-/** The envelope names a format version or suite this release cannot read. */
+/**
+ * The envelope names a format version or suite this release cannot read.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof UnsupportedFormatError) console.error('upgrade @s3crypt/client to read', key);
+ * ```
+ */
 export class UnsupportedFormatError extends S3CryptError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED_FORMAT_VERSION', message);
@@ -70,6 +112,14 @@ export class UnsupportedFormatError extends S3CryptError {
  * The stored bytes failed authentication: a tag did not verify, the key commitment did not match, the
  * object is shorter or longer than its authenticated trailer says, or its structure is impossible.
  * No plaintext from the failing segment is ever released.
+ *
+ * @example
+ * ```ts
+ * const body = await response.Body!.transformToByteArray().catch((err) => {
+ *   if (err instanceof DecryptionError) alertTampering(key, err.code);
+ *   throw err;
+ * });
+ * ```
  */
 export class DecryptionError extends S3CryptError {
   constructor(
@@ -80,14 +130,28 @@ export class DecryptionError extends S3CryptError {
   }
 }
 
-/** A body yielded more or fewer bytes than its declared length. Nothing was stored. */
+/**
+ * A body yielded more or fewer bytes than its declared length. Nothing was stored.
+ *
+ * @example
+ * ```ts
+ * await client.send(new PutObjectCommand({ Bucket, Key, Body: stream, ContentLength: size })); // throws BodyLengthError if stream != size
+ * ```
+ */
 export class BodyLengthError extends S3CryptError {
   constructor(message: string) {
     super('ERR_BODY_LENGTH_MISMATCH', message);
   }
 }
 
-/** A data key could not be wrapped or unwrapped by the configured keyring(s). */
+/**
+ * A data key could not be wrapped or unwrapped by the configured keyring(s).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof KeyringError && err.code === 'ERR_NO_MATCHING_KEY') console.error(err.message); // names the object's keys
+ * ```
+ */
 export class KeyringError extends S3CryptError {
   constructor(
     code: 'ERR_NO_MATCHING_KEY' | 'ERR_KEY_UNWRAP_FAILED' | 'ERR_KEY_WRAP_FAILED',
@@ -98,14 +162,28 @@ export class KeyringError extends S3CryptError {
   }
 }
 
-/** A multipart command names an upload or part this client did not start or encrypt. */
+/**
+ * A multipart command names an upload or part this client did not start or encrypt.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof MultipartStateError) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+ * ```
+ */
 export class MultipartStateError extends S3CryptError {
   constructor(code: 'ERR_UNKNOWN_UPLOAD' | 'ERR_UNKNOWN_PART', message: string) {
     super(code, message);
   }
 }
 
-/** Codes a key management service adapter maps its vendor's errors onto. */
+/**
+ * Codes a key management service adapter maps its vendor's errors onto.
+ *
+ * @example
+ * ```ts
+ * const retryable: KmsErrorCode[] = ['ERR_KMS_UNAVAILABLE', 'ERR_KMS_THROTTLED'];
+ * ```
+ */
 export type KmsErrorCode = Extract<S3CryptErrorCode, `ERR_KMS_${string}`>;
 
 /**

@@ -10,6 +10,12 @@ import { MultipartUploads } from './multipart-state.js';
 import { operationName } from './operation.js';
 import { putObject } from './put-object.js';
 
+/**
+ * @example
+ * ```ts
+ * const options: EncryptingS3ClientOptions = { client: new S3Client({}), keyring, segmentSize: 64 * 1024 };
+ * ```
+ */
 export interface EncryptingS3ClientOptions {
   /** The S3 client that talks to the store. It is used as is; its configuration and middleware are shared. */
   readonly client: S3Client;

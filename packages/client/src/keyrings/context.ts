@@ -3,6 +3,11 @@ import type { EncryptionContext } from './keyring.js';
 /**
  * Canonical bytes of an encryption context: entries sorted by key, each as u16 length-prefixed UTF-8
  * key and value. Keyrings that bind the context as AAD use this, so equal contexts give equal bytes.
+ *
+ * @example
+ * ```ts
+ * cipher.setAAD(serializeContext(request.context)); // bind the object to a wrapped key
+ * ```
  */
 export function serializeContext(context: EncryptionContext): Buffer {
   const parts: Buffer[] = [];

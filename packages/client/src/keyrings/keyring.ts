@@ -7,10 +7,22 @@
  * Non-secret key/value pairs bound to a wrapped data key. A keyring must make unwrapping fail unless
  * the same context is presented again (AES-GCM AAD, KMS encryption context, Transit associated data).
  * s3crypt fills it with the object's identity: see {@link objectEncryptionContext}.
+ *
+ * @example
+ * ```ts
+ * const context: EncryptionContext = objectEncryptionContext('my-bucket', 'reports/2026.csv');
+ * ```
  */
 export type EncryptionContext = Readonly<Record<string, string>>;
 
-/** One data key as wrapped by one key-encryption key. Stored in the object's envelope. */
+/**
+ * One data key as wrapped by one key-encryption key. Stored in the object's envelope.
+ *
+ * @example
+ * ```ts
+ * const edk: EncryptedDataKey = { providerId: 'raw-aes', keyId: 'app-key-1', ciphertext: wrapped };
+ * ```
+ */
 export interface EncryptedDataKey {
   /** Which kind of keyring wrote it, e.g. `raw-aes`, `raw-rsa`, `aws-kms`. ASCII, at most 255 bytes. */
   readonly providerId: string;
@@ -20,7 +32,14 @@ export interface EncryptedDataKey {
   readonly ciphertext: Uint8Array;
 }
 
-/** Input to {@link Keyring.onEncrypt}. */
+/**
+ * Input to {@link Keyring.onEncrypt}.
+ *
+ * @example
+ * ```ts
+ * const { dataKey, encryptedDataKeys } = await keyring.onEncrypt({ context });
+ * ```
+ */
 export interface EncryptRequest {
   readonly context: EncryptionContext;
   /**
@@ -30,7 +49,14 @@ export interface EncryptRequest {
   readonly dataKey?: Uint8Array;
 }
 
-/** Output of {@link Keyring.onEncrypt}. */
+/**
+ * Output of {@link Keyring.onEncrypt}.
+ *
+ * @example
+ * ```ts
+ * const result: EncryptResult = await keyring.onEncrypt({ context, dataKey });
+ * ```
+ */
 export interface EncryptResult {
   /** The data key: the one passed in, or the one generated. The caller zeroes it after use. */
   readonly dataKey: Uint8Array;
@@ -38,7 +64,14 @@ export interface EncryptResult {
   readonly encryptedDataKeys: readonly EncryptedDataKey[];
 }
 
-/** Input to {@link Keyring.onDecrypt}. */
+/**
+ * Input to {@link Keyring.onDecrypt}.
+ *
+ * @example
+ * ```ts
+ * const dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: envelope.encryptedDataKeys });
+ * ```
+ */
 export interface DecryptRequest {
   readonly context: EncryptionContext;
   readonly encryptedDataKeys: readonly EncryptedDataKey[];
@@ -63,13 +96,25 @@ export interface Keyring {
   onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined>;
 }
 
-/** Length in bytes of every data key. */
+/**
+ * Length in bytes of every data key.
+ *
+ * @example
+ * ```ts
+ * const dataKey = randomBytes(DATA_KEY_LENGTH);
+ * ```
+ */
 export const DATA_KEY_LENGTH = 32;
 
 /**
  * The encryption context s3crypt binds to each object's data key: the bucket and key it is stored
  * under, and the format version. Moving an object's envelope to another bucket/key therefore makes
  * its data key impossible to unwrap.
+ *
+ * @example
+ * ```ts
+ * objectEncryptionContext('b', 'k'); // { 's3crypt:bucket': 'b', 's3crypt:key': 'k', 's3crypt:format': '1' }
+ * ```
  */
 export function objectEncryptionContext(bucket: string, key: string): EncryptionContext {
   return { 's3crypt:bucket': bucket, 's3crypt:key': key, 's3crypt:format': '1' };

@@ -1,6 +1,12 @@
 import { KeyringError, S3CryptError } from '../errors.js';
 import type { DecryptRequest, EncryptRequest, EncryptResult, EncryptedDataKey, Keyring } from './keyring.js';
 
+/**
+ * @example
+ * ```ts
+ * const options: MultiKeyringOptions = { generator: primary, children: [disasterRecovery] };
+ * ```
+ */
 export interface MultiKeyringOptions {
   /** Generates (or receives) the data key and wraps it first. */
   readonly generator: Keyring;

@@ -7,6 +7,12 @@ const PROVIDER_ID = 'raw-aes';
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
 
+/**
+ * @example
+ * ```ts
+ * const options: RawAesKeyringOptions = { keyName: 'app-key-1', masterKey: randomBytes(32) };
+ * ```
+ */
 export interface RawAesKeyringOptions {
   /** Names the master key in envelopes; readers select the key by this name. */
   readonly keyName: string;

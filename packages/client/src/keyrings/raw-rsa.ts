@@ -6,6 +6,12 @@ import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type Encrypt
 const PROVIDER_ID = 'raw-rsa';
 const BINDING_LENGTH = 32;
 
+/**
+ * @example
+ * ```ts
+ * const options: RsaKeyringOptions = { keyName: 'archive', publicKey: readFileSync('archive.pub.pem', 'utf8') };
+ * ```
+ */
 export interface RsaKeyringOptions {
   /** Names the key pair in envelopes. */
   readonly keyName: string;
