@@ -19,7 +19,7 @@ import {
   type Keyring,
   unwrapFirst,
 } from '@s3crypt/client';
-import { classifyKmsFailure, toKmsError } from './errors.js';
+import { classifyKmsFailure, toKmsError } from './lib/errors.js';
 
 /**
  * The `providerId` of every encrypted data key an {@link AwsKmsKeyring} writes.

@@ -11,7 +11,7 @@ import {
 } from '@s3crypt/client';
 import vault from 'node-vault';
 import { transitAssociatedData } from './associated-data.js';
-import { toKmsError, type TransitOperation } from './errors.js';
+import { toKmsError, type TransitOperation } from './lib/errors.js';
 
 /**
  * The `providerId` of every encrypted data key a {@link VaultTransitKeyring} writes.
