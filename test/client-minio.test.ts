@@ -49,6 +49,18 @@ describe('PutObject / GetObject round trip', () => {
     });
   }
 
+  it('HeadObject fails like the plain client for a missing key (NotFound) and a failed condition (412)', async () => {
+    const missing = new HeadObjectCommand({ Bucket: bucket, Key: 'put/does-not-exist' });
+    const plainError = await plain.send(missing).catch((e: Error) => e);
+    const ourError = await encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: 'put/does-not-exist' })).catch((e: Error) => e);
+    expect((ourError as Error).name).toBe('NotFound');
+    expect((ourError as Error).name).toBe((plainError as Error).name);
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'put/head-cond', Body: 'x' }));
+    await expect(encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: 'put/head-cond', IfMatch: '"nope"' }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 412 },
+    });
+  });
+
   it('honours response-header overrides and conditions', async () => {
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'put/override', Body: 'x' }));
     const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'put/override', ResponseContentType: 'text/x-override' }));

@@ -1,21 +1,30 @@
 import { HeadObjectCommand, type HeadObjectCommandInput, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
+import { NotEncryptedError } from '../errors.js';
+import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
 import { openObject } from './read-object.js';
 
-/** Reports the plaintext length, read from the authenticated trailer (one ranged GET). */
+/**
+ * A real HEAD first, so status and errors (NotFound, 304, 412) are exactly the plain client's; then
+ * the plaintext length from the authenticated trailer of that very version (one ranged GET).
+ */
 export async function headObject(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions): Promise<HeadObjectCommandOutput> {
   if (input.Range !== undefined || input.PartNumber !== undefined) {
     throw new TypeError('HeadObject: Range and PartNumber are not supported through EncryptingS3Client');
   }
-  const opened = await openObject(ctx, input, options);
-  if (!opened) return ctx.inner.send(new HeadObjectCommand(input), options);
+  const head = await ctx.inner.send(new HeadObjectCommand(input), options);
+  if (findEnvelope(head.Metadata) === undefined) {
+    if (ctx.allowPlaintextReads) return head;
+    throw new NotEncryptedError(`${input.Bucket}/${input.Key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
+  }
+  const { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner } = input;
+  const opened = await openObject(
+    ctx,
+    { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner, IfMatch: head.ETag },
+    options,
+  );
+  if (!opened) throw new NotEncryptedError(`${Bucket}/${Key} changed while it was being read`);
   opened.dataKey.fill(0);
-  const { Body: _body, ...response } = opened.response;
-  return {
-    ...plaintextView(response),
-    ContentLength: opened.layout.plaintextLength,
-    AcceptRanges: 'bytes',
-    $metadata: { ...opened.response.$metadata, httpStatusCode: 200 },
-  } as HeadObjectCommandOutput;
+  return { ...plaintextView(head), ContentLength: opened.layout.plaintextLength };
 }
