@@ -125,6 +125,15 @@ describe('ranged GETs', () => {
     }
   });
 
+  it('an unsatisfiable range fails like the plain client (InvalidRange)', async () => {
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'ranges/small', Body: 'tiny' }));
+    await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'ranges/small-plain', Body: 'tiny' }));
+    const ours = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'ranges/small', Range: 'bytes=10-20' })).catch((e: Error) => e);
+    const theirs = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: 'ranges/small-plain', Range: 'bytes=10-20' })).catch((e: Error) => e);
+    expect((ours as Error).name).toBe('InvalidRange');
+    expect((ours as Error).name).toBe((theirs as Error).name);
+  });
+
   it('PartNumber returns that part', async () => {
     const data = markedBytes(11 * MiB, 5);
     const key = 'ranges/parts';

@@ -1,5 +1,11 @@
 // Plaintext byte ranges requested through GetObject's Range or PartNumber.
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import type { ObjectLayout } from '../format/layout.js';
+
+/** The error S3 itself answers with (HTTP 416), so callers' handling of plain S3 keeps working. */
+function notSatisfiable(name: 'InvalidRange' | 'InvalidPartNumber', message: string): S3ServiceException {
+  return new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 416 }, message });
+}
 
 export interface PlainRange {
   readonly start: number;
@@ -28,7 +34,7 @@ export function resolveRange(header: string, length: number): PlainRange {
     if (last !== '' && Number(last) < start) throw new TypeError(`GetObject: Range "${header}" ends before it starts`);
   }
   if (start >= length || start >= end) {
-    throw new RangeError(`GetObject: Range "${header}" is not satisfiable for an object of ${length} bytes`);
+    throw notSatisfiable('InvalidRange', `GetObject: Range "${header}" is not satisfiable for an object of ${length} bytes`);
   }
   return { start, end, whole: false };
 }
@@ -36,6 +42,6 @@ export function resolveRange(header: string, length: number): PlainRange {
 /** The plaintext range of data part `partNumber` (the S3 part number it was uploaded with). */
 export function partRange(partNumber: number, layout: ObjectLayout): PlainRange {
   const part = layout.parts.find((p) => p.partNumber === partNumber);
-  if (!part) throw new RangeError(`GetObject: part ${partNumber} does not exist; the object has ${layout.parts.length} part(s)`);
+  if (!part) throw notSatisfiable('InvalidPartNumber', `GetObject: part ${partNumber} does not exist; the object has ${layout.parts.length} part(s)`);
   return { start: part.plainOffset, end: part.plainOffset + part.length, whole: false };
 }
