@@ -3,7 +3,7 @@ import { NotEncryptedError } from '../errors.js';
 import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
-import { openObject } from './read-object.js';
+import { notEncrypted, objectSelector, openObject } from './read-object.js';
 
 /**
  * A real HEAD first, so status and errors (NotFound, 304, 412) are exactly the plain client's; then
@@ -16,15 +16,10 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
   if (findEnvelope(head.Metadata) === undefined) {
     if (ctx.allowPlaintextReads) return head;
-    throw new NotEncryptedError(`${input.Bucket}/${input.Key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
+    throw notEncrypted(String(input.Bucket), String(input.Key));
   }
-  const { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner } = input;
-  const opened = await openObject(
-    ctx,
-    { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner, IfMatch: head.ETag },
-    options,
-  );
-  if (!opened) throw new NotEncryptedError(`${Bucket}/${Key} changed while it was being read`);
+  const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options);
+  if (!opened) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
   opened.dataKey.fill(0);
   return { ...plaintextView(head), ContentLength: opened.layout.plaintextLength };
 }

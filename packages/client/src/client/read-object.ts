@@ -1,7 +1,7 @@
 // Opening a stored object for reading: one ranged GET of its tail brings the metadata (envelope) and
 // the trailer, and for small objects the whole object. The data key is unwrapped, its commitment and
 // the trailer are authenticated, and the stored length is checked, all before any body byte is used.
-import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput, type HeadObjectCommandInput } from '@aws-sdk/client-s3';
 import { DecryptionError, NotEncryptedError } from '../errors.js';
 import { findEnvelope, parseEnvelope, type EnvelopeV1 } from '../format/envelope.js';
 import type { ObjectLayout } from '../format/layout.js';
@@ -15,6 +15,11 @@ import { unwrapDataKey } from './materials.js';
  * request. Larger reads reuse these bytes rather than fetching them again.
  */
 export const TAIL_FETCH_LENGTH = 256 * 1024;
+
+/** The refusal of an object that carries no envelope, when plaintext reads are not allowed. */
+export function notEncrypted(bucket: string, key: string): NotEncryptedError {
+  return new NotEncryptedError(`${bucket}/${key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
+}
 
 export interface OpenedObject {
   /** The tail response: status, headers and metadata of the stored object. */
@@ -30,8 +35,8 @@ export interface OpenedObject {
   readonly sameVersion: GetObjectCommandInput;
 }
 
-/** Fields of a GET that select the object and its encryption, not the bytes. */
-function objectSelector(input: GetObjectCommandInput): GetObjectCommandInput {
+/** Fields of a GET or HEAD that select the object and its encryption, not the bytes. */
+export function objectSelector(input: GetObjectCommandInput | HeadObjectCommandInput): GetObjectCommandInput {
   const { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner } = input;
   return { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner };
 }
@@ -74,7 +79,7 @@ export async function openObject(ctx: HandlerContext, input: GetObjectCommandInp
   const envelopeValue = findEnvelope(first?.response.Metadata);
   if (!first || envelopeValue === undefined) {
     if (ctx.allowPlaintextReads) return undefined;
-    throw new NotEncryptedError(`${bucket}/${key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
+    throw notEncrypted(bucket, key);
   }
   const envelope = parseEnvelope(envelopeValue);
   const total = storedLength(first.response);
