@@ -19,12 +19,15 @@ export function requireString(value: unknown, name: string, command: string): st
   return value;
 }
 
+/** The S3 checksum value fields (each names an algorithm; ChecksumAlgorithm/ChecksumType are not values). */
+export const CHECKSUM_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'] as const;
+
 /**
  * Checksums and MD5s a caller computed over the plaintext cannot describe the ciphertext we send; the
  * SDK computes fresh ones over the ciphertext (ChecksumAlgorithm is kept).
  */
 export function withoutPlaintextChecksums<T extends object>(input: T): T {
   const copy = { ...input } as Record<string, unknown>;
-  for (const key of ['ContentMD5', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']) delete copy[key];
+  for (const key of ['ContentMD5', ...CHECKSUM_FIELDS]) delete copy[key];
   return copy as T;
 }

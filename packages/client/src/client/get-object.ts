@@ -5,11 +5,11 @@ import { withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
-import type { HandlerContext, SendOptions } from './context.js';
+import { CHECKSUM_FIELDS, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { openObject, type OpenedObject } from './read-object.js';
 
-const CIPHERTEXT_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256', 'ChecksumType', 'ContentMD5'] as const;
+const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
 /** The response fields that describe the stored ciphertext are replaced by plaintext ones. */
 export function plaintextView<T extends { Metadata?: Record<string, string> }>(response: T): T {

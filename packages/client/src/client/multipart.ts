@@ -25,13 +25,12 @@ import { encryptedPartLength, sealPart, sealPartStream } from '../format/segment
 import { sealTrailer } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
-import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
+import { CHECKSUM_FIELDS, requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
 import type { PartAttempt, UploadState } from './multipart-state.js';
 import { collect, sendEncryptedStream } from './streaming.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;
-const PART_CHECKSUM_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'] as const;
 
 export async function createMultipartUpload(
   ctx: HandlerContext,
@@ -133,7 +132,7 @@ export async function completeMultipartUpload(
       options,
     );
     const finalPart: CompletedPart = { PartNumber: finalPartNumber, ETag: finalOutput.ETag };
-    for (const field of PART_CHECKSUM_FIELDS) if (finalOutput[field] !== undefined) finalPart[field] = finalOutput[field];
+    for (const field of CHECKSUM_FIELDS) if (finalOutput[field] !== undefined) finalPart[field] = finalOutput[field];
     const completedParts = last?.held ? parts.map((part) => (part.PartNumber === finalPartNumber ? finalPart : part)) : [...parts, finalPart];
     const request = withoutPlaintextChecksums({ ...input, MultipartUpload: { Parts: completedParts } });
     delete (request as Record<string, unknown>).ChecksumType; // a full-object checksum would describe the plaintext
