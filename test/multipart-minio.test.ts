@@ -58,6 +58,36 @@ describe('multipart through the raw commands', () => {
     expect(head.ContentLength).toBe(second.length + tail.length);
   });
 
+  it('a small last part retried: only its latest attempt is kept (as S3 keeps only the latest upload)', async () => {
+    const key = 'mpu/held-retry';
+    const first = markedBytes(5 * MiB, 11);
+    const { UploadId } = await encrypting.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const one = await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: first }));
+    const stale = await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: 'first attempt' }));
+    const latest = await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: 'second attempt' }));
+    const complete = (eTag: string | undefined) =>
+      encrypting.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: one.ETag }, { PartNumber: 2, ETag: eTag }] } }),
+      );
+    await expect(complete(stale.ETag)).rejects.toMatchObject({ code: 'ERR_UNKNOWN_PART' });
+    expect(await openUploads()).toBe(0);
+
+    const again = await encrypting.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const partOne = await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: again.UploadId, PartNumber: 1, Body: first }));
+    await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: again.UploadId, PartNumber: 2, Body: 'first attempt' }));
+    const last = await encrypting.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: again.UploadId, PartNumber: 2, Body: 'second attempt' }));
+    await encrypting.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: again.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: partOne.ETag }, { PartNumber: 2, ETag: last.ETag }] },
+      }),
+    );
+    expect((await read(key)).equals(Buffer.concat([first, Buffer.from('second attempt')]))).toBe(true);
+    expect(latest.ETag).not.toBe(stale.ETag);
+  });
+
   it('a part streamed from a Node Readable with ContentLength', async () => {
     const key = 'mpu/stream-part';
     const data = markedBytes(5 * MiB + 10, 4);

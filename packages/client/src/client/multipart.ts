@@ -27,7 +27,7 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
 import { CHECKSUM_FIELDS, requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
-import type { PartAttempt, UploadState } from './multipart-state.js';
+import type { UploadState } from './multipart-state.js';
 import { collect, sendEncryptedStream } from './streaming.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;
@@ -59,16 +59,17 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
   const bucket = requireString(input.Bucket, 'Bucket', 'UploadPart');
   const key = requireString(input.Key, 'Key', 'UploadPart');
   const uploadId = requireString(input.UploadId, 'UploadId', 'UploadPart');
-  const partNumber = input.PartNumber;
-  if (!Number.isInteger(partNumber) || (partNumber as number) < 1 || (partNumber as number) > MAX_DATA_PART_NUMBER) {
+  const partNumber = input.PartNumber ?? NaN;
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_DATA_PART_NUMBER) {
     throw new TypeError(`UploadPart: PartNumber must be an integer from 1 to ${MAX_DATA_PART_NUMBER} (part ${MAX_DATA_PART_NUMBER + 1} carries the s3crypt trailer)`);
   }
   const state = ctx.uploads.get(uploadId, bucket, key);
   const body = plaintextBody(input.Body, input.ContentLength, 'UploadPart');
   const length = body.kind === 'bytes' ? body.bytes.length : body.length;
   const ContentLength = encryptedPartLength(length, state.params.segmentSize);
-  const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber as number);
-  const record = (attempt: PartAttempt) => state.attempts.set(attempt.partNumber, [...(state.attempts.get(attempt.partNumber) ?? []), attempt]);
+  const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber);
+  // Read at record time: retries of one part number may be in flight together.
+  const earlier = () => state.attempts.get(partNumber) ?? [];
   try {
     const sealStream = (source: AsyncIterable<Uint8Array>) => sealPartStream(partKey, source, length, state.params.segmentSize, lengthMismatch('UploadPart', length));
     if (ContentLength < MIN_PART_LENGTH) {
@@ -78,7 +79,9 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
       if (other) throw new TypeError(`UploadPart: parts ${other.partNumber} and ${partNumber} are both smaller than 5 MiB; only the last part may be`);
       const held = body.kind === 'bytes' ? sealPart(partKey, body.bytes, state.params.segmentSize) : await collect(sealStream(body.source));
       const eTag = `"s3crypt-held-${partNumber}-${randomUUID()}"`;
-      record({ partNumber: partNumber as number, length, salt, eTag, held });
+      // S3 keeps only a part number's latest upload; so does the client for held parts, which bounds
+      // their memory to one ≤ 5 MiB ciphertext per upload however often the part is retried.
+      state.attempts.set(partNumber, [...earlier().filter((attempt) => !attempt.held), { partNumber, length, salt, eTag, held }]);
       return { ETag: eTag, $metadata: { httpStatusCode: 200 } };
     }
     const request = withoutPlaintextChecksums(input);
@@ -87,7 +90,7 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
       body.kind === 'bytes'
         ? await send(sealPart(partKey, body.bytes, state.params.segmentSize), options)
         : await sendEncryptedStream(sealStream(body.source), options, send);
-    record({ partNumber: partNumber as number, length, salt, eTag: requireString(output.ETag, 'ETag', 'UploadPart response') });
+    state.attempts.set(partNumber, [...earlier(), { partNumber, length, salt, eTag: requireString(output.ETag, 'ETag', 'UploadPart response') }]);
     return output;
   } finally {
     partKey.fill(0);
