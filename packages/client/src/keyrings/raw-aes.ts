@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
+import { unwrapFirst } from './unwrap-first.js';
 import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
 
 const PROVIDER_ID = 'raw-aes';
@@ -52,22 +53,26 @@ export class RawAesKeyring implements Keyring {
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === PROVIDER_ID && edk.keyId === this.keyName);
-    for (const edk of mine) {
-      if (edk.ciphertext.length !== IV_LENGTH + DATA_KEY_LENGTH + TAG_LENGTH) continue;
-      const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, edk.ciphertext.subarray(0, IV_LENGTH));
-      decipher.setAAD(serializeContext(request.context));
-      decipher.setAuthTag(edk.ciphertext.subarray(IV_LENGTH + DATA_KEY_LENGTH));
-      const dataKey = decipher.update(edk.ciphertext.subarray(IV_LENGTH, IV_LENGTH + DATA_KEY_LENGTH));
-      try {
-        decipher.final();
-        return dataKey;
-      } catch {
-        dataKey.fill(0);
-      }
+    const aad = serializeContext(request.context);
+    return unwrapFirst(
+      mine,
+      async (edk) => this.#unwrap(edk.ciphertext, aad),
+      () => new KeyringError('ERR_KEY_UNWRAP_FAILED', `raw-aes key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`),
+    );
+  }
+
+  #unwrap(wrapped: Uint8Array, aad: Buffer): Buffer {
+    if (wrapped.length !== IV_LENGTH + DATA_KEY_LENGTH + TAG_LENGTH) throw new RangeError('wrong wrapped key length');
+    const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, wrapped.subarray(0, IV_LENGTH));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(wrapped.subarray(IV_LENGTH + DATA_KEY_LENGTH));
+    const dataKey = decipher.update(wrapped.subarray(IV_LENGTH, IV_LENGTH + DATA_KEY_LENGTH));
+    try {
+      decipher.final();
+      return dataKey;
+    } catch (error) {
+      dataKey.fill(0);
+      throw error;
     }
-    if (mine.length > 0) {
-      throw new KeyringError('ERR_KEY_UNWRAP_FAILED', `raw-aes key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`);
-    }
-    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { constants, createPrivateKey, createPublicKey, hkdfSync, privateDecrypt, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
+import { unwrapFirst } from './unwrap-first.js';
 import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
 
 const PROVIDER_ID = 'raw-rsa';
@@ -71,19 +72,22 @@ export class RsaKeyring implements Keyring {
     if (!this.#privateKey) {
       throw new KeyringError('ERR_KEY_UNWRAP_FAILED', `RSA key "${this.keyName}" is public-only in this keyring and cannot decrypt`);
     }
-    for (const edk of mine) {
-      if (edk.ciphertext.length <= BINDING_LENGTH) continue;
-      const split = edk.ciphertext.length - BINDING_LENGTH;
-      let dataKey: Buffer;
-      try {
-        dataKey = privateDecrypt({ key: this.#privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, edk.ciphertext.subarray(0, split));
-      } catch {
-        continue;
-      }
-      const expected = contextBinding(dataKey, serializeContext(request.context));
-      if (dataKey.length === DATA_KEY_LENGTH && timingSafeEqual(expected, edk.ciphertext.subarray(split))) return dataKey;
-      dataKey.fill(0);
-    }
-    throw new KeyringError('ERR_KEY_UNWRAP_FAILED', `RSA key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`);
+    const privateKey = this.#privateKey;
+    const context = serializeContext(request.context);
+    return unwrapFirst(
+      mine,
+      async (edk) => unwrapWithPrivateKey(privateKey, edk.ciphertext, context),
+      () => new KeyringError('ERR_KEY_UNWRAP_FAILED', `RSA key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`),
+    );
   }
+}
+
+/** OAEP-decrypts the data key, then checks its context binding in constant time; throws on any mismatch. */
+function unwrapWithPrivateKey(privateKey: KeyObject, ciphertext: Uint8Array, context: Buffer): Buffer {
+  if (ciphertext.length <= BINDING_LENGTH) throw new RangeError('wrapped key too short');
+  const split = ciphertext.length - BINDING_LENGTH;
+  const dataKey = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, ciphertext.subarray(0, split));
+  if (dataKey.length === DATA_KEY_LENGTH && timingSafeEqual(contextBinding(dataKey, context), ciphertext.subarray(split))) return dataKey;
+  dataKey.fill(0);
+  throw new Error('context binding mismatch');
 }
