@@ -34,7 +34,8 @@ import {
 import { EncryptingS3Client, objectEncryptionContext } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kmsRejection, expectS3RoundTrips } from './harness/kms.js';
+import { expectS3RoundTrips } from './harness/kms.js';
+import { kmsRejection } from './harness/kms-rejection.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { startKeyStateProxy, type KeyStateProxy } from './harness/kms-key-state-proxy.js';
 import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';

@@ -10,7 +10,8 @@ import { objectEncryptionContext } from '@s3crypt/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring } from '../packages/kms-azure/src/index.js';
 import { testClients } from './harness/clients.js';
-import { expectS3RoundTrips, kmsRejection } from './harness/kms.js';
+import { expectS3RoundTrips } from './harness/kms.js';
+import { kmsRejection } from './harness/kms-rejection.js';
 import { startFakeAzureKeyVault, type FakeAzureKeyVault } from './harness/fake-azure-key-vault.js';
 
 /** The fake accepts any bearer token; this never contacts an identity provider. */

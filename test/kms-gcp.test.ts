@@ -10,7 +10,8 @@ import { KmsError, objectEncryptionContext } from '@s3crypt/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GcpKmsKeyring } from '../packages/kms-gcp/src/index.js';
 import { testClients } from './harness/clients.js';
-import { expectS3RoundTrips, kmsRejection } from './harness/kms.js';
+import { expectS3RoundTrips } from './harness/kms.js';
+import { kmsRejection } from './harness/kms-rejection.js';
 import { startFakeGcpKms, type FakeGcpKms } from './harness/fake-gcp-kms.js';
 
 const PARENT = 'projects/s3crypt-test/locations/global';

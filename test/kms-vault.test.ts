@@ -10,7 +10,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { EncryptingS3Client, objectEncryptionContext } from '@s3crypt/client';
 import { transitKeyVersion, VaultTransitKeyring } from '@s3crypt/kms-vault';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kmsRejection, expectS3RoundTrips } from './harness/kms.js';
+import { expectS3RoundTrips } from './harness/kms.js';
+import { kmsRejection } from './harness/kms-rejection.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
 

@@ -2,18 +2,8 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { expect } from 'vitest';
-import { KmsError, type EncryptingS3Client } from '@s3crypt/client';
+import type { EncryptingS3Client } from '@s3crypt/client';
 import { MARKER, markedBytes } from './clients.js';
-
-/** Awaits a promise that must reject with a KmsError, and returns that error. */
-export async function kmsRejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 /**
  * PutObject/GetObject and a 6 MiB lib-storage Upload (5 MiB parts, so a small last part) through an

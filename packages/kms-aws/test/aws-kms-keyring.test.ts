@@ -12,9 +12,10 @@ import {
   LimitExceededException,
   NotFoundException,
 } from '@aws-sdk/client-kms';
-import { KmsError, objectEncryptionContext, type EncryptedDataKey } from '@s3crypt/client';
+import { objectEncryptionContext, type EncryptedDataKey } from '@s3crypt/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AwsKmsKeyring, type AwsKmsClientLike } from '../src/index.js';
+import { kmsRejection } from '../../../test/harness/kms-rejection.js';
 
 const ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const OTHER_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/99999999-12ab-34cd-56ef-1234567890ab';
@@ -40,15 +41,6 @@ const edk = (keyId: string, providerId = 'aws-kms'): EncryptedDataKey => ({
   keyId,
   ciphertext: new Uint8Array([1, 2, 3]),
 });
-
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 describe('AwsKmsKeyring', () => {
   it('generates with AES_256 and the context, and records the ARN KMS returns', async () => {
@@ -78,7 +70,7 @@ describe('AwsKmsKeyring', () => {
 
   it('fails closed when GenerateDataKey answers without a 32-byte key', async () => {
     const client = fakeClient(() => ({ Plaintext: new Uint8Array(16), CiphertextBlob: new Uint8Array([1]), KeyId: ARN }));
-    const error = await rejection(new AwsKmsKeyring({ keyId: ARN, client }).onEncrypt({ context }));
+    const error = await kmsRejection(new AwsKmsKeyring({ keyId: ARN, client }).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_FAILED');
   });
 
@@ -124,7 +116,7 @@ describe('AwsKmsKeyring', () => {
 
   it('rejects when KMS says the plaintext came from a key other than the one the envelope names', async () => {
     const client = fakeClient(() => ({ Plaintext: new Uint8Array(32).fill(9), KeyId: OTHER_ARN }));
-    const error = await rejection(new AwsKmsKeyring({ keyId: 'alias/app', client }).onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }));
+    const error = await kmsRejection(new AwsKmsKeyring({ keyId: 'alias/app', client }).onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }));
     expect(error.code).toBe('ERR_KMS_WRONG_KEY');
     expect(error.keyId).toBe(ARN);
   });
@@ -154,7 +146,7 @@ describe('AwsKmsKeyring', () => {
         () => keyring.onEncrypt({ context, dataKey: new Uint8Array(32) }),
         () => keyring.onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }),
       ]) {
-        const error = await rejection(attempt());
+        const error = await kmsRejection(attempt());
         expect(error.code).toBe(code);
         expect(error.keyId).toBe(ARN);
         expect(error.message).toContain(ARN);
@@ -204,10 +196,10 @@ describe('AwsKmsKeyring with the real KMSClient against a protocol-level stub', 
   ] as const) {
     it(`maps a ${type} response to ${code}`, async () => {
       const keyring = new AwsKmsKeyring({ keyId: ARN, client: await kmsAnswering(400, `com.amazonaws.kms#${type}`) });
-      const error = await rejection(keyring.onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }));
+      const error = await kmsRejection(keyring.onDecrypt({ context, encryptedDataKeys: [edk(ARN)] }));
       expect(error.code).toBe(code);
       expect((error.cause as Error).name).toBe(type);
-      const writeError = await rejection(keyring.onEncrypt({ context }));
+      const writeError = await kmsRejection(keyring.onEncrypt({ context }));
       expect(writeError.code).toBe(code);
     });
   }
@@ -216,7 +208,7 @@ describe('AwsKmsKeyring with the real KMSClient against a protocol-level stub', 
     const client = await kmsAnswering(200, 'unused');
     await new Promise((resolve) => server!.close(resolve));
     server = undefined;
-    const error = await rejection(new AwsKmsKeyring({ keyId: ARN, client }).onEncrypt({ context }));
+    const error = await kmsRejection(new AwsKmsKeyring({ keyId: ARN, client }).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
     expect(error.message).toMatch(/could not be reached.*ECONNREFUSED/);
   });

@@ -2,6 +2,7 @@ import { KmsError, objectEncryptionContext, type EncryptedDataKey } from '@s3cry
 import { describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring, AZURE_KEY_VAULT_PROVIDER_ID, type AzureKeyWrapClient } from '../src/index.js';
 import { mapAzureError } from '../src/lib/errors.js';
+import { kmsRejection } from '../../../test/harness/kms-rejection.js';
 
 const VAULT = 'https://unit.vault.azure.net';
 const V1 = `${VAULT}/keys/kek/1111`;
@@ -39,12 +40,6 @@ function keyring(vault = fakeVault(), keyId = V1, current = { id: V1, enabled: t
   });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
-
 describe('AzureKeyVaultKeyring', () => {
   it('generates a 32-byte data key and records the versioned key id', async () => {
     const { dataKey, encryptedDataKeys } = await keyring().onEncrypt({ context });
@@ -62,7 +57,7 @@ describe('AzureKeyVaultKeyring', () => {
 
   it('fails closed without wrapping when the current version is disabled', async () => {
     const vault = fakeVault();
-    const error = await rejection(keyring(vault, `${VAULT}/keys/kek`, { id: V2, enabled: false }).onEncrypt({ context }));
+    const error = await kmsRejection(keyring(vault, `${VAULT}/keys/kek`, { id: V2, enabled: false }).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_KEY_DISABLED');
     expect(error.keyId).toBe(V2);
     expect(vault.calls).toEqual([]);
@@ -78,7 +73,7 @@ describe('AzureKeyVaultKeyring', () => {
     const ring = keyring();
     const { encryptedDataKeys } = await ring.onEncrypt({ context });
     for (const other of [objectEncryptionContext('bucket', 'other'), objectEncryptionContext('other', 'key'), { ...context, extra: '1' }]) {
-      const error = await rejection(ring.onDecrypt({ context: other, encryptedDataKeys }));
+      const error = await kmsRejection(ring.onDecrypt({ context: other, encryptedDataKeys }));
       expect(error.code).toBe('ERR_KMS_WRONG_KEY');
       expect(error.keyId).toBe(V1);
     }
@@ -90,9 +85,9 @@ describe('AzureKeyVaultKeyring', () => {
     const edk = encryptedDataKeys[0]!;
     const flipped = Uint8Array.from(edk.ciphertext);
     flipped[flipped.length - 1]! ^= 1;
-    expect((await rejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, ciphertext: flipped }] }))).code).toBe('ERR_KMS_WRONG_KEY');
-    expect((await rejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, ciphertext: edk.ciphertext.subarray(1) }] }))).code).toBe('ERR_KMS_WRONG_KEY');
-    expect((await rejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, keyId: V2 }] }))).code).toBe('ERR_KMS_WRONG_KEY');
+    expect((await kmsRejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, ciphertext: flipped }] }))).code).toBe('ERR_KMS_WRONG_KEY');
+    expect((await kmsRejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, ciphertext: edk.ciphertext.subarray(1) }] }))).code).toBe('ERR_KMS_WRONG_KEY');
+    expect((await kmsRejection(ring.onDecrypt({ context, encryptedDataKeys: [{ ...edk, keyId: V2 }] }))).code).toBe('ERR_KMS_WRONG_KEY');
   });
 
   it('returns undefined without calling Key Vault when no encrypted data key is its own', async () => {
@@ -119,7 +114,7 @@ describe('AzureKeyVaultKeyring', () => {
     const ring = keyring(vault, `${VAULT}/keys/kek`);
     const key = await ring.onDecrypt({ context, encryptedDataKeys: [...v1.encryptedDataKeys, ...v2.encryptedDataKeys] });
     expect(Buffer.from(key!).equals(Buffer.from(v1.dataKey))).toBe(true);
-    const error = await rejection(ring.onDecrypt({ context, encryptedDataKeys: v1.encryptedDataKeys }));
+    const error = await kmsRejection(ring.onDecrypt({ context, encryptedDataKeys: v1.encryptedDataKeys }));
     expect(error.code).toBe('ERR_KMS_KEY_DISABLED');
     expect(error.keyId).toBe(V1);
     expect(error.message).toContain(V1);
@@ -127,7 +122,7 @@ describe('AzureKeyVaultKeyring', () => {
 
   it('maps a wrap failure to a typed error naming the key', async () => {
     const vault = fakeVault({ fail: () => Object.assign(new Error('throttled'), { statusCode: 429 }) });
-    const error = await rejection(keyring(vault).onEncrypt({ context }));
+    const error = await kmsRejection(keyring(vault).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_THROTTLED');
     expect(error.keyId).toBe(V1);
     expect(error.cause).toBeInstanceOf(Error);

@@ -1,8 +1,9 @@
 import { crc32c } from '@aws-crypto/crc32c';
-import { KmsError, objectEncryptionContext, serializeContext, type EncryptedDataKey } from '@s3crypt/client';
+import { objectEncryptionContext, serializeContext, type EncryptedDataKey } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { GcpKmsKeyring, GCP_KMS_PROVIDER_ID, type GcpKmsClient } from '../src/index.js';
 import { mapGcpError } from '../src/lib/errors.js';
+import { kmsRejection } from '../../../test/harness/kms-rejection.js';
 
 const KEY = 'projects/p/locations/global/keyRings/r/cryptoKeys/kek';
 const context = objectEncryptionContext('bucket', 'key');
@@ -45,12 +46,6 @@ function fakeKms(alter: { encrypt?: (r: EncryptResponse) => EncryptResponse; dec
   return { client, requests };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
-
 describe('GcpKmsKeyring', () => {
   it('encrypts with the CryptoKey name, the context as AAD and CRC32C of both, and records the version', async () => {
     const kms = fakeKms();
@@ -79,7 +74,7 @@ describe('GcpKmsKeyring', () => {
   it('rejects another context with ERR_KMS_WRONG_KEY', async () => {
     const ring = new GcpKmsKeyring({ keyName: KEY, client: fakeKms().client });
     const { encryptedDataKeys } = await ring.onEncrypt({ context });
-    const error = await rejection(ring.onDecrypt({ context: objectEncryptionContext('bucket', 'other'), encryptedDataKeys }));
+    const error = await kmsRejection(ring.onDecrypt({ context: objectEncryptionContext('bucket', 'other'), encryptedDataKeys }));
     expect(error.code).toBe('ERR_KMS_WRONG_KEY');
     expect(error.keyId).toBe(`${KEY}/cryptoKeyVersions/3`);
   });
@@ -106,7 +101,7 @@ describe('GcpKmsKeyring', () => {
       (r: EncryptResponse) => ({ ...r, ciphertextCrc32c: { value: '1' } }),
       (r: EncryptResponse) => ({ ...r, ciphertextCrc32c: null }),
     ]) {
-      const error = await rejection(new GcpKmsKeyring({ keyName: KEY, client: fakeKms({ encrypt: alter }).client }).onEncrypt({ context }));
+      const error = await kmsRejection(new GcpKmsKeyring({ keyName: KEY, client: fakeKms({ encrypt: alter }).client }).onEncrypt({ context }));
       expect(error.code).toBe('ERR_KMS_FAILED');
       expect(error.message).toMatch(/corrupted in transit/);
     }
@@ -116,17 +111,17 @@ describe('GcpKmsKeyring', () => {
     const kms = fakeKms({ decrypt: (r) => ({ ...r, plaintextCrc32c: { value: 0 } }) });
     const ring = new GcpKmsKeyring({ keyName: KEY, client: kms.client });
     const { encryptedDataKeys } = await ring.onEncrypt({ context });
-    expect((await rejection(ring.onDecrypt({ context, encryptedDataKeys }))).code).toBe('ERR_KMS_FAILED');
+    expect((await kmsRejection(ring.onDecrypt({ context, encryptedDataKeys }))).code).toBe('ERR_KMS_FAILED');
   });
 
   it('fails when Cloud KMS answers with a version of another key', async () => {
     const kms = fakeKms({ encrypt: (r) => ({ ...r, name: 'projects/x/locations/global/keyRings/r/cryptoKeys/kek/cryptoKeyVersions/1' }) });
-    expect((await rejection(new GcpKmsKeyring({ keyName: KEY, client: kms.client }).onEncrypt({ context }))).code).toBe('ERR_KMS_FAILED');
+    expect((await kmsRejection(new GcpKmsKeyring({ keyName: KEY, client: kms.client }).onEncrypt({ context }))).code).toBe('ERR_KMS_FAILED');
   });
 
   it('maps a failed call to a typed error naming the key, with the original as cause', async () => {
     const fail = Object.assign(new Error('9 FAILED_PRECONDITION: version is not enabled'), { code: 9 });
-    const error = await rejection(new GcpKmsKeyring({ keyName: KEY, client: fakeKms({ fail }).client }).onEncrypt({ context }));
+    const error = await kmsRejection(new GcpKmsKeyring({ keyName: KEY, client: fakeKms({ fail }).client }).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_KEY_DISABLED');
     expect(error.keyId).toBe(KEY);
     expect(error.cause).toBe(fail);

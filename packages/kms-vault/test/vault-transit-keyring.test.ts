@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KmsError, objectEncryptionContext, type EncryptedDataKey } from '@s3crypt/client';
+import { objectEncryptionContext, type EncryptedDataKey } from '@s3crypt/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { transitAssociatedData, transitKeyVersion, VaultTransitKeyring, type VaultClientLike } from '../src/index.js';
+import { kmsRejection } from '../../../test/harness/kms-rejection.js';
 
 const context = objectEncryptionContext('bucket', 'key');
 const KEY = new Uint8Array(32).fill(0x2a);
@@ -36,15 +37,6 @@ const edk = (ciphertext: string, keyId = 'transit/app', providerId = 'vault-tran
   keyId,
   ciphertext: new Uint8Array(Buffer.from(ciphertext)),
 });
-
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 describe('transitAssociatedData', () => {
   it('is the same for the same context in any key order, and differs for another context', () => {
@@ -81,7 +73,7 @@ describe('VaultTransitKeyring', () => {
   it('fails closed when Vault answers without a vault:vN: ciphertext or a 32-byte key', async () => {
     for (const data of [{ plaintext: KEY_B64, ciphertext: 'QUJD' }, { plaintext: 'AAAA', ciphertext: 'vault:v1:QUJD' }, {}]) {
       const keyring = new VaultTransitKeyring({ keyName: 'app', client: fakeVault(() => ({ data })) });
-      expect((await rejection(keyring.onEncrypt({ context }))).code).toBe('ERR_KMS_FAILED');
+      expect((await kmsRejection(keyring.onEncrypt({ context }))).code).toBe('ERR_KMS_FAILED');
     }
   });
 
@@ -109,7 +101,7 @@ describe('VaultTransitKeyring', () => {
 
   it('rejects its own encrypted data key that is not a Transit ciphertext, without calling Vault', async () => {
     const client = fakeVault(() => ({ data: { plaintext: KEY_B64 } }));
-    const error = await rejection(new VaultTransitKeyring({ keyName: 'app', client }).onDecrypt({ context, encryptedDataKeys: [edk('garbage')] }));
+    const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', client }).onDecrypt({ context, encryptedDataKeys: [edk('garbage')] }));
     expect(error.code).toBe('ERR_KMS_WRONG_KEY');
     expect(client.calls).toHaveLength(0);
   });
@@ -127,7 +119,7 @@ describe('VaultTransitKeyring', () => {
     const client = fakeVault(() => ({}));
     const cause = new Error('login failed');
     const keyring = new VaultTransitKeyring({ keyName: 'app', client, auth: () => Promise.reject(cause) });
-    const error = await rejection(keyring.onEncrypt({ context }));
+    const error = await kmsRejection(keyring.onEncrypt({ context }));
     expect(error).toMatchObject({ code: 'ERR_KMS_ACCESS_DENIED', keyId: 'transit/app', cause });
     expect(client.calls).toHaveLength(0);
   });
@@ -156,7 +148,7 @@ describe('VaultTransitKeyring', () => {
         [() => keyring.onEncrypt({ context, dataKey: KEY }), writeCode],
         [() => keyring.onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }), readCode],
       ] as const) {
-        const error = await rejection(attempt());
+        const error = await kmsRejection(attempt());
         expect(error.code).toBe(code);
         expect(error.keyId).toBe('transit/app');
         expect(error.message).toContain('transit/app');
@@ -211,7 +203,7 @@ describe('VaultTransitKeyring with the real node-vault client against a stub ser
   ] as const) {
     it(`maps HTTP ${status} to ${code}`, async () => {
       const { endpoint } = await vaultAnswering(status, { errors: ['stub says no'] });
-      const error = await rejection(new VaultTransitKeyring({ keyName: 'app', endpoint, token: 't' }).onEncrypt({ context }));
+      const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', endpoint, token: 't' }).onEncrypt({ context }));
       expect(error.code).toBe(code);
     });
   }
@@ -220,7 +212,7 @@ describe('VaultTransitKeyring with the real node-vault client against a stub ser
     const { endpoint } = await vaultAnswering(200, {});
     await new Promise((resolve) => server!.close(resolve));
     server = undefined;
-    const error = await rejection(new VaultTransitKeyring({ keyName: 'app', endpoint, token: 't' }).onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }));
+    const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', endpoint, token: 't' }).onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }));
     expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
     expect(error.message).toMatch(/could not be reached.*ECONNREFUSED/);
   });
