@@ -4,7 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { S3CryptError, type EncryptingS3Client } from '@s3crypt/client';
-import { MARKER, markedBytes, testClients } from './harness/clients.js';
+import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 const SEGMENT = 64 * 1024;
@@ -19,15 +19,8 @@ beforeAll(async () => {
   ({ plain, encrypting, bucket } = await testClients());
 });
 
-async function storedBytes(key: string): Promise<Buffer> {
-  const response = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
-
-async function decrypted(key: string, extra: { Range?: string; PartNumber?: number } = {}): Promise<Buffer> {
-  const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
+const storedBody = (key: string) => getBody(plain, bucket, key);
+const decryptedBody = (key: string, extra: { Range?: string; PartNumber?: number } = {}) => getBody(encrypting, bucket, key, extra);
 
 describe('PutObject / GetObject round trip', () => {
   for (const size of SIZES) {
@@ -35,7 +28,7 @@ describe('PutObject / GetObject round trip', () => {
       const data = markedBytes(size, size + 7);
       const key = `put/${size}`;
       await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentType: 'application/x-test' }));
-      const stored = await storedBytes(key);
+      const stored = await storedBody(key);
       expect(stored.length).toBeGreaterThan(size);
       if (size >= MARKER.length) expect(stored.includes(MARKER)).toBe(false);
       const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -78,9 +71,9 @@ describe('lib-storage Upload round trip', () => {
       const key = `upload/${size}`;
       const upload = new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: Readable.from(chunks(data)) }, partSize: 5 * MiB, queueSize: 4 });
       await upload.done();
-      const stored = await storedBytes(key);
+      const stored = await storedBody(key);
       if (size >= MARKER.length) expect(stored.includes(MARKER)).toBe(false);
-      expect((await decrypted(key)).equals(data)).toBe(true);
+      expect((await decryptedBody(key)).equals(data)).toBe(true);
     });
   }
 });
@@ -138,8 +131,8 @@ describe('ranged GETs', () => {
     const data = markedBytes(11 * MiB, 5);
     const key = 'ranges/parts';
     await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: data }, partSize: 5 * MiB, queueSize: 2 }).done();
-    expect((await decrypted(key, { PartNumber: 2 })).equals(data.subarray(5 * MiB, 10 * MiB))).toBe(true);
-    expect((await decrypted(key, { PartNumber: 3 })).equals(data.subarray(10 * MiB))).toBe(true);
+    expect((await decryptedBody(key, { PartNumber: 2 })).equals(data.subarray(5 * MiB, 10 * MiB))).toBe(true);
+    expect((await decryptedBody(key, { PartNumber: 3 })).equals(data.subarray(10 * MiB))).toBe(true);
   });
 });
 
@@ -191,7 +184,7 @@ describe('fail closed', () => {
     await encrypting.send(new e({ Bucket: bucket, Key: 'minified', Body: 'secret' }));
     const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'minified' }));
     expect(head.Metadata?.['s3crypt-envelope']).toBeDefined();
-    expect((await storedBytes('minified')).includes(Buffer.from('secret'))).toBe(false);
+    expect((await storedBody('minified')).includes(Buffer.from('secret'))).toBe(false);
   });
 
   it('an object without an envelope is refused, unless plaintext reads are allowed', async () => {
@@ -232,7 +225,7 @@ describe('fail closed', () => {
   it('a tampered stored byte fails the GET with a typed error', async () => {
     const data = markedBytes(300_000, 9);
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/src', Body: data }));
-    const stored = await storedBytes('tamper/src');
+    const stored = await storedBody('tamper/src');
     const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tamper/src' }));
     stored[150_000] = (stored[150_000] as number) ^ 1;
     await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/src', Body: stored, Metadata: head.Metadata }));
@@ -243,7 +236,7 @@ describe('fail closed', () => {
   it('bad input read back through S3 gets typed errors: truncated object, unknown version, malformed envelope', async () => {
     const data = markedBytes(200_000, 10);
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad/src', Body: data }));
-    const stored = await storedBytes('bad/src');
+    const stored = await storedBody('bad/src');
     const { Metadata } = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad/src' }));
     const envelope = Buffer.from(Metadata!['s3crypt-envelope']!, 'base64');
     const rewrite = async (key: string, body: Buffer, metadata: Record<string, string>) => {
@@ -268,7 +261,7 @@ describe('fail closed', () => {
 
   it('a tampered small object (read whole in the first response) fails send() itself', async () => {
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/small', Body: 'small secret' }));
-    const stored = await storedBytes('tamper/small');
+    const stored = await storedBody('tamper/small');
     const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tamper/small' }));
     stored[3] = (stored[3] as number) ^ 0x80;
     await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper/small', Body: stored, Metadata: head.Metadata }));

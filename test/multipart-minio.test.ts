@@ -3,7 +3,6 @@
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -15,7 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EncryptingS3Client } from '@s3crypt/client';
-import { markedBytes, testClients } from './harness/clients.js';
+import { getBody, markedBytes, testClients } from './harness/clients.js';
 
 const MiB = 1024 * 1024;
 let plain: S3Client;
@@ -28,11 +27,6 @@ beforeAll(async () => {
 
 async function openUploads(): Promise<number> {
   return ((await plain.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).length;
-}
-
-async function read(key: string): Promise<Buffer> {
-  const response = await encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
 }
 
 describe('multipart through the raw commands', () => {
@@ -53,7 +47,7 @@ describe('multipart through the raw commands', () => {
         MultipartUpload: { Parts: [{ PartNumber: 1, ETag: retried.ETag }, { PartNumber: 2, ETag: last.ETag }] },
       }),
     );
-    expect((await read(key)).equals(Buffer.concat([second, tail]))).toBe(true);
+    expect((await getBody(encrypting, bucket, key)).equals(Buffer.concat([second, tail]))).toBe(true);
     const head = await encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     expect(head.ContentLength).toBe(second.length + tail.length);
   });
@@ -84,7 +78,7 @@ describe('multipart through the raw commands', () => {
         MultipartUpload: { Parts: [{ PartNumber: 1, ETag: partOne.ETag }, { PartNumber: 2, ETag: last.ETag }] },
       }),
     );
-    expect((await read(key)).equals(Buffer.concat([first, Buffer.from('second attempt')]))).toBe(true);
+    expect((await getBody(encrypting, bucket, key)).equals(Buffer.concat([first, Buffer.from('second attempt')]))).toBe(true);
     expect(latest.ETag).not.toBe(stale.ETag);
   });
 
@@ -96,7 +90,7 @@ describe('multipart through the raw commands', () => {
       new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Readable.from([data.subarray(0, MiB), data.subarray(MiB)]), ContentLength: data.length }),
     );
     await encrypting.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
-    expect((await read(key)).equals(data)).toBe(true);
+    expect((await getBody(encrypting, bucket, key)).equals(data)).toBe(true);
   });
 
   it('completing with a part the client did not encrypt fails closed: typed error, upload aborted, no object', async () => {
@@ -145,7 +139,7 @@ describe('lib-storage Upload', () => {
     const key = 'mpu/exact';
     const data = markedBytes(10 * MiB, 7);
     await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: data }, partSize: 5 * MiB, queueSize: 2 }).done();
-    expect((await read(key)).equals(data)).toBe(true);
+    expect((await getBody(encrypting, bucket, key)).equals(data)).toBe(true);
     expect((await encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength).toBe(data.length);
   });
 
@@ -153,6 +147,6 @@ describe('lib-storage Upload', () => {
     const key = 'mpu/8mib';
     const data = markedBytes(21 * MiB + 3, 8);
     await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: Readable.from([data]) }, partSize: 8 * MiB, queueSize: 3 }).done();
-    expect((await read(key)).equals(data)).toBe(true);
+    expect((await getBody(encrypting, bucket, key)).equals(data)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Shared setup for integration tests: a plain S3 client on the test MinIO, and an EncryptingS3Client
 // over it with a local raw AES key.
+import { GetObjectCommand, type GetObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { EncryptingS3Client, RawAesKeyring, type Keyring } from '@s3crypt/client';
@@ -26,4 +27,10 @@ export function markedBytes(length: number, seed = 1): Buffer {
   }
   for (let offset = 0; offset + MARKER.length <= length; offset += 4096) MARKER.copy(out, offset);
   return out;
+}
+
+/** GETs an object through `client` (plain or encrypting) and collects its body. */
+export async function getBody(client: S3Client, bucket: string, key: string, extra: Partial<GetObjectCommandInput> = {}): Promise<Buffer> {
+  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+  return Buffer.from(await response.Body!.transformToByteArray());
 }
