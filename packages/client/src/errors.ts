@@ -28,6 +28,15 @@ export type S3CryptErrorCode =
   | 'ERR_OBJECT_TRUNCATED'
   | 'ERR_OBJECT_MALFORMED'
   | 'ERR_BODY_LENGTH_MISMATCH'
+  | 'ERR_HEADER_AUTH_FAILED'
+  | 'ERR_SIGNATURE_INVALID'
+  | 'ERR_OBJECT_ID_MISMATCH'
+  | 'ERR_RESPONSE_TOO_LARGE'
+  // Key policy (checked before any keyring or KMS call)
+  | 'ERR_KEY_NOT_ALLOWED'
+  | 'ERR_TOO_MANY_ENCRYPTED_KEYS'
+  | 'ERR_FORMAT_VERSION_NOT_ALLOWED'
+  | 'ERR_UNSIGNED_OBJECT'
   // Keys and keyrings
   | 'ERR_NO_MATCHING_KEY'
   | 'ERR_KEY_UNWRAP_FAILED'
@@ -123,10 +132,56 @@ export class UnsupportedFormatError extends S3CryptError {
  */
 export class DecryptionError extends S3CryptError {
   constructor(
-    code: 'ERR_DECRYPTION_FAILED' | 'ERR_KEY_COMMITMENT_MISMATCH' | 'ERR_OBJECT_TRUNCATED' | 'ERR_OBJECT_MALFORMED',
+    code: 'ERR_DECRYPTION_FAILED' | 'ERR_KEY_COMMITMENT_MISMATCH' | 'ERR_OBJECT_TRUNCATED' | 'ERR_OBJECT_MALFORMED' | 'ERR_HEADER_AUTH_FAILED' | 'ERR_SIGNATURE_INVALID',
     message = 'decryption operation failed',
   ) {
     super(code, message);
+  }
+}
+
+/**
+ * The reader's key policy refuses the object before any keyring or KMS call: it names no trusted
+ * key-encryption key, carries more wrapped keys than allowed, is of a format version below the
+ * minimum, or is not signed by a pinned key where a signature is required (public-key wrapping, or a
+ * reader with verification keys).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof KeyPolicyError && err.code === 'ERR_KEY_NOT_ALLOWED') alertSecurity(err.message);
+ * ```
+ */
+export class KeyPolicyError extends S3CryptError {
+  constructor(code: 'ERR_KEY_NOT_ALLOWED' | 'ERR_TOO_MANY_ENCRYPTED_KEYS' | 'ERR_FORMAT_VERSION_NOT_ALLOWED' | 'ERR_UNSIGNED_OBJECT', message: string) {
+    super(code, message);
+  }
+}
+
+/**
+ * The store served an object whose authenticated identity is not the one the caller expected: an
+ * older version (rollback), another object, or a different write of the same key.
+ *
+ * @example
+ * ```ts
+ * await client.send(withS3Crypt(new GetObjectCommand({ Bucket, Key }), { expectedObjectId })); // throws ObjectIdentityError on rollback
+ * ```
+ */
+export class ObjectIdentityError extends S3CryptError {
+  constructor(message: string) {
+    super('ERR_OBJECT_ID_MISMATCH', message);
+  }
+}
+
+/**
+ * The store answered with more bytes than were asked for. Nothing beyond the request size was buffered.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof StoreResponseError) reportMisbehavingStore(err.message);
+ * ```
+ */
+export class StoreResponseError extends S3CryptError {
+  constructor(message: string) {
+    super('ERR_RESPONSE_TOO_LARGE', message);
   }
 }
 

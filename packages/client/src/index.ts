@@ -8,6 +8,9 @@ export {
   KeyringError,
   MultipartStateError,
   KmsError,
+  KeyPolicyError,
+  ObjectIdentityError,
+  StoreResponseError,
 } from './errors.js';
 export type { S3CryptErrorCode, KmsErrorCode } from './errors.js';
 export { DATA_KEY_LENGTH, objectEncryptionContext } from './keyrings/keyring.js';
@@ -18,6 +21,7 @@ export type {
   EncryptRequest,
   EncryptResult,
   DecryptRequest,
+  KekMatcher,
 } from './keyrings/keyring.js';
 export { RawAesKeyring } from './keyrings/raw-aes.js';
 export type { RawAesKeyringOptions } from './keyrings/raw-aes.js';

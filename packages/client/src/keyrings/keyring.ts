@@ -43,6 +43,12 @@ export interface EncryptedDataKey {
 export interface EncryptRequest {
   readonly context: EncryptionContext;
   /**
+   * Aborts the keyring's work (and any KMS request it makes): the caller's `abortSignal` of
+   * `send(command, { abortSignal })`. A keyring rejects promptly with the signal's reason, or with a
+   * typed `ERR_KMS_UNAVAILABLE` error when its own timeout fires.
+   */
+  readonly signal?: AbortSignal;
+  /**
    * The data key to wrap. Absent when the keyring is the first one asked: it then generates a fresh
    * 32-byte key (locally, or with the service's GenerateDataKey).
    */
@@ -75,6 +81,33 @@ export interface EncryptResult {
 export interface DecryptRequest {
   readonly context: EncryptionContext;
   readonly encryptedDataKeys: readonly EncryptedDataKey[];
+  /** As {@link EncryptRequest.signal}. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Names key-encryption keys (KEKs) as envelopes record them: a provider id and a key id, matched
+ * exactly, or as a prefix (every version of a versioned key) or suffix (a bare KMS key id against
+ * the key ARN recorded in envelopes). A reader's key policy is a list of these.
+ *
+ * @example
+ * ```ts
+ * const trusted: KekMatcher[] = [
+ *   { providerId: 'raw-aes', keyId: 'app-key-2026' },
+ *   { providerId: 'azure-key-vault', keyId: 'https://my-vault.vault.azure.net/keys/kek/', match: 'prefix', publicKey: true },
+ * ];
+ * ```
+ */
+export interface KekMatcher {
+  readonly providerId: string;
+  readonly keyId: string;
+  /** How `keyId` is compared with an envelope's key id. Default `exact`. */
+  readonly match?: 'exact' | 'prefix' | 'suffix';
+  /**
+   * The KEK wraps with a public key (RSA-OAEP): anyone holding the public key can produce wrapped
+   * keys for it, so such a key alone never vouches for who wrote an object.
+   */
+  readonly publicKey?: boolean;
 }
 
 /**
@@ -94,6 +127,12 @@ export interface DecryptRequest {
 export interface Keyring {
   onEncrypt(request: EncryptRequest): Promise<EncryptResult>;
   onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined>;
+  /**
+   * The KEKs this keyring unwraps with, exactly as envelopes name them: a reader's default key
+   * policy. `undefined` when the keyring cannot know them without asking its service (a KMS alias),
+   * in which case the reader must name its trusted keys itself.
+   */
+  kekMatchers?(): readonly KekMatcher[] | undefined;
 }
 
 /**
