@@ -36,3 +36,6 @@ export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';
 export { s3cryptInfo } from './client/object-info.js';
 export type { S3CryptObjectInfo } from './client/object-info.js';
+export { withS3Crypt } from './client/request-options.js';
+export type { S3CryptRequestOptions } from './client/request-options.js';
+export type { KeyPolicy } from './client/key-policy.js';

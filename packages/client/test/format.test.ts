@@ -72,7 +72,7 @@ describe('tampering is detected', () => {
       }
     }
     expect([...outcomes].sort()).toEqual(
-      ['ERR_ENVELOPE_MALFORMED', 'ERR_KEY_COMMITMENT_MISMATCH', 'ERR_KEY_UNWRAP_FAILED', 'ERR_NO_MATCHING_KEY', 'ERR_UNSUPPORTED_FORMAT_VERSION'].sort(),
+      ['ERR_ENVELOPE_MALFORMED', 'ERR_HEADER_AUTH_FAILED', 'ERR_KEY_COMMITMENT_MISMATCH', 'ERR_KEY_NOT_ALLOWED', 'ERR_KEY_UNWRAP_FAILED', 'ERR_UNSUPPORTED_FORMAT_VERSION'].sort(),
     );
   });
 
@@ -153,14 +153,14 @@ describe('envelope', () => {
     const envelope = parseEnvelope(value);
     expect(serializeEnvelope(envelope)).toBe(value);
     const raw = Buffer.from(value, 'base64');
+    raw[0] = 3;
+    expect(() => parseEnvelope(raw.toString('base64'))).toThrow(/format version 3 is not supported/);
     raw[0] = 2;
-    expect(() => parseEnvelope(raw.toString('base64'))).toThrow(/format version 2 is not supported/);
-    raw[0] = 1;
     raw[1] = 9;
     expect(() => parseEnvelope(raw.toString('base64'))).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT_VERSION' }));
     expect(() => parseEnvelope('!!')).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_MALFORMED' }));
     raw[1] = 1;
-    expect(() => parseEnvelope(raw.subarray(0, 20).toString('base64'))).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_MALFORMED' }));
+    expect(() => parseEnvelope(raw.subarray(0, 21).toString('base64'))).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_MALFORMED' }));
   });
 
   it('stays well under the 2 KiB metadata limit for a local key', async () => {

@@ -1,13 +1,18 @@
-// Builds and reads stored objects in memory with the same format functions the client uses against
-// S3, so format properties can be tested exhaustively without a server.
-import { findEnvelope, metadataWithEnvelope, parseEnvelope } from '../src/format/envelope.js';
+// Builds and reads stored objects in memory with the same format functions and key seam the client
+// uses against S3, so format properties can be tested exhaustively without a server.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { ResolvedKeyPolicy, type KeyPolicy } from '../src/client/key-policy.js';
+import { unwrapDataKey, wrapDataKey } from '../src/client/materials.js';
+import { MESSAGE_ID_LENGTH } from '../src/format/constants.js';
+import { findEnvelope, metadataWithEnvelope, parseEnvelope, type SuiteParameters } from '../src/format/envelope.js';
+import { objectIdentity } from '../src/format/identity.js';
 import { planRead } from '../src/format/layout.js';
 import { dataPartKey, newDataPart, newEnvelope, newSuiteParameters, readLayout, sealObject, trailerLengthFromTail } from '../src/format/object.js';
 import { openSegments } from '../src/format/open-stream.js';
 import { sealPart } from '../src/format/segments.js';
+import { signerIdOf } from '../src/format/signature.js';
 import { sealTrailer, type TrailerEntry } from '../src/format/trailer.js';
-import { unwrapDataKey, wrapDataKey } from '../src/client/materials.js';
-import { objectEncryptionContext, type Keyring } from '../src/keyrings/keyring.js';
+import { objectEncryptionContext, type EncryptionContext, type Keyring } from '../src/keyrings/keyring.js';
 import { RawAesKeyring } from '../src/keyrings/raw-aes.js';
 
 export const BUCKET = 'vectors';
@@ -22,21 +27,35 @@ export function testKeyring(seed = 7): RawAesKeyring {
   return new RawAesKeyring({ keyName: 'unit-test-key', masterKey: Buffer.alloc(32, seed) });
 }
 
+/** How an in-memory writer seals: format version (default 2), caller context, signing key. */
+export interface WriteOptions {
+  readonly version?: 1 | 2;
+  readonly callerContext?: EncryptionContext;
+  readonly signingKey?: KeyObject;
+}
+
+function writeParameters(segmentSize: number, options: WriteOptions): SuiteParameters {
+  if (options.version === 1) return { version: 1, suite: 1, segmentSize, messageId: randomBytes(MESSAGE_ID_LENGTH) };
+  return newSuiteParameters(segmentSize, options.signingKey ? signerIdOf(options.signingKey) : undefined);
+}
+
 /** Encrypts `plaintext` as a single PUT would store it. */
-export async function putInMemory(keyring: Keyring, plaintext: Uint8Array, segmentSize: number, key = KEY): Promise<StoredObject> {
-  const params = newSuiteParameters(segmentSize);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, objectEncryptionContext(BUCKET, key));
-  const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys));
-  const body = sealObject(dataKey, params, plaintext);
+export async function putInMemory(keyring: Keyring, plaintext: Uint8Array, segmentSize: number, key = KEY, options: WriteOptions = {}): Promise<StoredObject> {
+  const params = writeParameters(segmentSize, options);
+  const context = objectEncryptionContext(BUCKET, key, params.version, options.callerContext);
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, context);
+  const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys, context));
+  const body = sealObject(dataKey, params, plaintext, options.signingKey);
   dataKey.fill(0);
   return { metadata, body };
 }
 
 /** A multipart upload in memory: every attempt of every part is encrypted; `complete` picks attempts. */
-export async function multipartInMemory(keyring: Keyring, segmentSize: number, key = KEY) {
-  const params = newSuiteParameters(segmentSize);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, objectEncryptionContext(BUCKET, key));
-  const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys));
+export async function multipartInMemory(keyring: Keyring, segmentSize: number, key = KEY, options: WriteOptions = {}) {
+  const params = writeParameters(segmentSize, options);
+  const context = objectEncryptionContext(BUCKET, key, params.version, options.callerContext);
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, context);
+  const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys, context));
   return {
     metadata,
     uploadPart(partNumber: number, plaintext: Uint8Array): { entry: TrailerEntry; body: Buffer } {
@@ -44,19 +63,31 @@ export async function multipartInMemory(keyring: Keyring, segmentSize: number, k
       return { entry: { partNumber, length: plaintext.length, salt: Buffer.from(salt) }, body: sealPart(partKey, plaintext, segmentSize) };
     },
     complete(parts: readonly { entry: TrailerEntry; body: Buffer }[]): StoredObject {
-      const trailer = sealTrailer(dataKey, params, parts.map((p) => p.entry));
+      const trailer = sealTrailer(dataKey, params, parts.map((p) => p.entry), options.signingKey);
       return { metadata, body: Buffer.concat([...parts.map((p) => p.body), trailer]) };
     },
   };
 }
 
+/** How an in-memory reader reads: its key policy (default: the keyring's own KEKs), caller context. */
+export interface ReadOptions {
+  readonly policy?: KeyPolicy;
+  readonly callerContext?: EncryptionContext;
+  /** Receives the authenticated object identity. */
+  readonly onObjectId?: (objectId: string) => void;
+}
+
 /** Reads a stored object exactly as the client does, optionally a plaintext range [start, end). */
-export async function getInMemory(keyring: Keyring, stored: StoredObject, range?: { start: number; end: number }, key = KEY): Promise<Buffer> {
+export async function getInMemory(keyring: Keyring, stored: StoredObject, range?: { start: number; end: number }, key = KEY, options: ReadOptions = {}): Promise<Buffer> {
   const envelope = parseEnvelope(findEnvelope(stored.metadata) ?? '');
-  const dataKey = await unwrapDataKey(keyring, envelope, objectEncryptionContext(BUCKET, key));
+  const policy = new ResolvedKeyPolicy(options.policy, keyring);
+  const context = objectEncryptionContext(BUCKET, key, envelope.version, options.callerContext);
+  const { dataKey } = await unwrapDataKey(keyring, policy, envelope, context, 'the object');
   try {
-    const trailerLength = trailerLengthFromTail(stored.body);
-    const layout = readLayout(dataKey, envelope, stored.body.subarray(stored.body.length - trailerLength), stored.body.length);
+    const trailerLength = trailerLengthFromTail(stored.body, envelope);
+    const { layout, trailer } = readLayout(dataKey, envelope, stored.body.subarray(stored.body.length - trailerLength), stored.body.length);
+    policy.checkSignature(envelope, trailer, 'the object');
+    options.onObjectId?.(objectIdentity(envelope, trailer.tag, context));
     const plan = range ? planRead(layout, range.start, range.end) : planRead(layout, 0, layout.plaintextLength, true);
     const keys = new Map(plan.partIndexes.map((i) => [i, dataPartKey(dataKey, envelope, layout.parts[i]!)]));
     const chunks: Buffer[] = [];

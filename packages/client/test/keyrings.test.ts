@@ -6,6 +6,7 @@ import { MultiKeyring } from '../src/keyrings/multi.js';
 import { RawAesKeyring } from '../src/keyrings/raw-aes.js';
 import { RsaKeyring } from '../src/keyrings/raw-rsa.js';
 import { wrapDataKey, unwrapDataKey } from '../src/client/materials.js';
+import { ResolvedKeyPolicy } from '../src/client/key-policy.js';
 
 const context = objectEncryptionContext('bucket', 'key');
 const otherContext = objectEncryptionContext('bucket', 'other-key');
@@ -112,9 +113,17 @@ describe('data key checks', () => {
     await expect(wrapDataKey(liar, context, randomBytes(32))).rejects.toMatchObject({ code: 'ERR_KEY_WRAP_FAILED' });
   });
 
-  it('no matching keyring gives ERR_NO_MATCHING_KEY naming the keys', async () => {
-    const envelope = { encryptedDataKeys: [{ providerId: 'aws-kms', keyId: 'arn:aws:kms:eu:1:key/abc', ciphertext: new Uint8Array(5) }] };
+  it('no matching keyring (discovery) gives ERR_NO_MATCHING_KEY naming the keys', async () => {
+    const envelope = { version: 2, suite: 1, encryptedDataKeys: [{ providerId: 'aws-kms', keyId: 'arn:aws:kms:eu:1:key/abc', ciphertext: new Uint8Array(5) }] };
     const aes = new RawAesKeyring({ keyName: 'k1', masterKey: Buffer.alloc(32, 1) });
-    await expect(unwrapDataKey(aes, envelope as never, context)).rejects.toThrow(/aws-kms:arn:aws:kms:eu:1:key\/abc/);
+    const policy = new ResolvedKeyPolicy({ trustedKeks: 'discovery' }, aes);
+    await expect(unwrapDataKey(aes, policy, envelope as never, context, 'the object')).rejects.toMatchObject({ code: 'ERR_NO_MATCHING_KEY', message: expect.stringContaining('"aws-kms":"arn:aws:kms:eu:1:key/abc"') });
+  });
+
+  it('a key the policy does not trust is refused before any keyring call (ERR_KEY_NOT_ALLOWED)', async () => {
+    const envelope = { version: 2, suite: 1, encryptedDataKeys: [{ providerId: 'aws-kms', keyId: 'arn:aws:kms:eu:1:key/abc', ciphertext: new Uint8Array(5) }] };
+    const aes = new RawAesKeyring({ keyName: 'k1', masterKey: Buffer.alloc(32, 1) });
+    const policy = new ResolvedKeyPolicy(undefined, aes);
+    await expect(unwrapDataKey(aes, policy, envelope as never, context, 'the object')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ALLOWED' });
   });
 });

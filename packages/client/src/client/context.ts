@@ -1,11 +1,18 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { KeyObject } from 'node:crypto';
 import type { Keyring } from '../keyrings/keyring.js';
+import { quoteUntrusted } from '../untrusted-text.js';
+import type { ResolvedKeyPolicy } from './key-policy.js';
 import type { MultipartUploads } from './multipart-state.js';
 
 /** What every command handler needs from the client. */
 export interface HandlerContext {
   readonly inner: S3Client;
   readonly keyring: Keyring;
+  readonly policy: ResolvedKeyPolicy;
+  /** Signs every object written (format 2 suite 2), when set. */
+  readonly signingKey?: KeyObject;
+  readonly signerId?: Uint8Array;
   readonly segmentSize: number;
   readonly allowPlaintextReads: boolean;
   readonly uploads: MultipartUploads;
@@ -13,6 +20,16 @@ export interface HandlerContext {
 
 /** Send options as the SDK takes them (abortSignal, requestTimeout). */
 export type SendOptions = Parameters<S3Client['send']>[1] | undefined;
+
+/** The caller's abort signal, if any. */
+export function signalOf(options: SendOptions): AbortSignal | undefined {
+  return (options as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+}
+
+/** How messages name an object: `s3://bucket/key`, escaped. */
+export function objectName(bucket: string, key: string): string {
+  return quoteUntrusted(`s3://${bucket}/${key}`);
+}
 
 export function requireString(value: unknown, name: string, command: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${command}: ${name} must be a non-empty string`);

@@ -1,6 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import type { KeyObject } from 'node:crypto';
 import { DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE } from '../format/constants.js';
+import { checkP384Key, signerIdOf } from '../format/signature.js';
 import type { Keyring } from '../keyrings/keyring.js';
+import { ResolvedKeyPolicy, type KeyPolicy } from './key-policy.js';
+import { requestOptionsOf, type S3CryptRequestOptions } from './request-options.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { copyObject } from './copy-object.js';
 import { getObject } from './get-object.js';
@@ -21,8 +25,18 @@ export interface EncryptingS3ClientOptions {
   readonly client: S3Client;
   /** Wraps and unwraps the per-object data keys. */
   readonly keyring: Keyring;
-  /** Plaintext bytes per authenticated segment, 4 KiB to 8 MiB. Default 64 KiB. */
+  /** Plaintext bytes per authenticated segment of new objects, 4 KiB to 8 MiB. Default 256 KiB. */
   readonly segmentSize?: number;
+  /**
+   * Which objects this client will decrypt: trusted KEKs (default: the keyring's own), limits on
+   * wrapped keys and unwrap attempts, the oldest format version, pinned signers. See {@link KeyPolicy}.
+   */
+  readonly keyPolicy?: KeyPolicy;
+  /**
+   * An ECDSA P-384 private key: every object written is signed (format 2, suite 2), so readers that
+   * pin its public key know who wrote it. Needed for authenticity with public-key (RSA) wrapping.
+   */
+  readonly signingKey?: KeyObject;
   /**
    * Read objects that carry no s3crypt envelope as plaintext instead of failing with
    * `ERR_NOT_ENCRYPTED`. For migrations only: such objects are not authenticated.
@@ -35,7 +49,7 @@ interface SendableCommand {
   readonly schema?: unknown;
 }
 
-type Handler = (ctx: HandlerContext, input: never, options: SendOptions) => Promise<unknown>;
+type Handler = (ctx: HandlerContext, input: never, options: SendOptions, request: S3CryptRequestOptions) => Promise<unknown>;
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
   PutObject: putObject,
@@ -84,9 +98,12 @@ export class EncryptingS3Client {
     if (!Number.isInteger(segmentSize) || segmentSize < MIN_SEGMENT_SIZE || segmentSize > MAX_SEGMENT_SIZE) {
       throw new TypeError(`EncryptingS3Client: segmentSize must be an integer from ${MIN_SEGMENT_SIZE} to ${MAX_SEGMENT_SIZE}`);
     }
+    if (options.signingKey !== undefined) checkP384Key(options.signingKey, 'private', 'EncryptingS3Client: signingKey');
     this.#context = {
       inner: options.client,
       keyring: options.keyring,
+      policy: new ResolvedKeyPolicy(options.keyPolicy, options.keyring),
+      ...(options.signingKey ? { signingKey: options.signingKey, signerId: signerIdOf(options.signingKey) } : {}),
       segmentSize,
       allowPlaintextReads: options.allowPlaintextReads === true,
       uploads: new MultipartUploads(),
@@ -112,7 +129,7 @@ export class EncryptingS3Client {
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
     const name = operationName(command);
     const handler = HANDLERS[name];
-    if (handler) return handler(this.#context, command.input as never, options);
+    if (handler) return handler(this.#context, command.input as never, options, requestOptionsOf(command as object));
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     return this.#context.inner.send(command as never, options as never);

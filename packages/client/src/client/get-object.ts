@@ -8,6 +8,8 @@ import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { openObject, type OpenedObject } from './read-object.js';
+import { withObjectInfo } from './object-info.js';
+import type { S3CryptRequestOptions } from './request-options.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
@@ -34,8 +36,8 @@ function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): Pla
   return { start: 0, end: length, whole: true };
 }
 
-export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<GetObjectCommandOutput> {
-  const opened = await openObject(ctx, input, options);
+export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
+  const opened = await openObject(ctx, input, options, request);
   if (!opened) return ctx.inner.send(new GetObjectCommand(input), options);
   const partKeys = new Map<number, Buffer>();
   let body: Readable;
@@ -70,12 +72,12 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
   }
   const length = range.end - range.start;
   const partial = !range.whole;
-  return {
+  return withObjectInfo({
     ...plaintextView(opened.response),
     ContentLength: length,
     ...(partial ? { ContentRange: `bytes ${range.start}-${range.end - 1}/${opened.layout.plaintextLength}` } : {}),
     ...(input.PartNumber !== undefined ? { PartsCount: opened.layout.parts.length } : {}),
     Body: sdkStreamMixin(body),
     $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
-  };
+  }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
 }

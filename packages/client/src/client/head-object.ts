@@ -4,12 +4,14 @@ import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
 import { notEncrypted, objectSelector, openObject } from './read-object.js';
+import { withObjectInfo } from './object-info.js';
+import type { S3CryptRequestOptions } from './request-options.js';
 
 /**
  * A real HEAD first, so status and errors (NotFound, 304, 412) are exactly the plain client's; then
  * the plaintext length from the authenticated trailer of that very version (one ranged GET).
  */
-export async function headObject(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions): Promise<HeadObjectCommandOutput> {
+export async function headObject(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<HeadObjectCommandOutput> {
   if (input.Range !== undefined || input.PartNumber !== undefined) {
     throw new TypeError('HeadObject: Range and PartNumber are not supported through EncryptingS3Client');
   }
@@ -18,8 +20,8 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
     if (ctx.allowPlaintextReads) return head;
     throw notEncrypted(String(input.Bucket), String(input.Key));
   }
-  const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options);
+  const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request);
   if (!opened) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
   opened.dataKey.fill(0);
-  return { ...plaintextView(head), ContentLength: opened.layout.plaintextLength };
+  return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
 }

@@ -1,11 +1,19 @@
-// Getting a data key in and out of keyrings, with the checks s3crypt does not leave to keyrings.
+// Getting a data key in and out of keyrings: the one seam where keys meet the client, with the checks
+// s3crypt does not leave to keyrings (key policy, bounded attempts, key commitment, header tag).
 import { KeyringError, S3CryptError } from '../errors.js';
-import type { EnvelopeV1 } from '../format/envelope.js';
-import { checkCommitment } from '../format/object.js';
+import type { Envelope } from '../format/envelope.js';
+import { checkCommitment, checkHeader } from '../format/object.js';
 import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring } from '../keyrings/keyring.js';
+import { quoteUntrusted } from '../untrusted-text.js';
+import type { ResolvedKeyPolicy, UnwrapCandidate } from './key-policy.js';
 
 function asTyped(error: unknown, code: 'ERR_KEY_WRAP_FAILED' | 'ERR_KEY_UNWRAP_FAILED', message: string): S3CryptError {
   return error instanceof S3CryptError ? error : new KeyringError(code, message, { cause: error });
+}
+
+/** A caller's abort is theirs to see as is; everything else becomes a typed error. */
+function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
+  if (signal?.aborted && (error === signal.reason || (error as Error | undefined)?.name === 'AbortError')) throw error;
 }
 
 /** A fresh data key and its wrapped copies. The caller zeroes `dataKey` when done. */
@@ -13,11 +21,14 @@ export async function wrapDataKey(
   keyring: Keyring,
   context: EncryptionContext,
   dataKey?: Uint8Array,
+  signal?: AbortSignal,
 ): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
   let result;
   try {
-    result = await keyring.onEncrypt(dataKey ? { context, dataKey } : { context });
+    signal?.throwIfAborted();
+    result = await keyring.onEncrypt({ context, ...(dataKey ? { dataKey } : {}), ...(signal ? { signal } : {}) });
   } catch (error) {
+    rethrowAbort(error, signal);
     throw asTyped(error, 'ERR_KEY_WRAP_FAILED', 'the keyring failed to wrap the data key');
   }
   /* Precondition: a keyring returns a 32-byte key, the one it was given if any, and at least one wrapped copy. */
@@ -34,27 +45,64 @@ export async function wrapDataKey(
   return result;
 }
 
-/** Unwraps the envelope's data key and checks the key commitment before anything is decrypted. */
-export async function unwrapDataKey(keyring: Keyring, envelope: EnvelopeV1, context: EncryptionContext): Promise<Uint8Array> {
-  let dataKey: Uint8Array | undefined;
+/** An unwrapped, committed and (v2) header-authenticated data key, and the wrapped key it came from. */
+export interface UnwrappedKey {
+  readonly dataKey: Uint8Array;
+  readonly from: UnwrapCandidate;
+}
+
+/** One wrapped key through the keyring; `undefined` when the keyring does not hold it. */
+async function tryUnwrap(keyring: Keyring, edk: EncryptedDataKey, context: EncryptionContext, signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
   try {
-    dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: envelope.encryptedDataKeys });
+    signal?.throwIfAborted();
+    const dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: [edk], ...(signal ? { signal } : {}) });
+    if (dataKey && dataKey.length !== DATA_KEY_LENGTH) {
+      dataKey.fill(0);
+      throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'the keyring returned a data key of the wrong length');
+    }
+    return dataKey;
   } catch (error) {
+    rethrowAbort(error, signal);
     throw asTyped(error, 'ERR_KEY_UNWRAP_FAILED', 'the keyring failed to unwrap the data key');
   }
-  if (!dataKey) {
-    const names = envelope.encryptedDataKeys.map((edk) => `${edk.providerId}:${edk.keyId}`).join(', ');
-    throw new KeyringError('ERR_NO_MATCHING_KEY', `no configured keyring holds any of the object's keys (${names})`);
+}
+
+/**
+ * Unwraps the envelope's data key under the key policy: only trusted wrapped keys, one keyring call
+ * each, at most `maxUnwrapAttempts`. A key that fails its commitment (a forged wrapped key) does not
+ * end the search; the first committed key must then authenticate the v2 header, or the object is
+ * refused. `object` names the object in messages.
+ */
+export async function unwrapDataKey(
+  keyring: Keyring,
+  policy: ResolvedKeyPolicy,
+  envelope: Envelope,
+  context: EncryptionContext,
+  object: string,
+  signal?: AbortSignal,
+): Promise<UnwrappedKey> {
+  let firstFailure: S3CryptError | undefined;
+  for (const candidate of policy.candidates(envelope, object)) {
+    let dataKey: Uint8Array | undefined;
+    try {
+      dataKey = await tryUnwrap(keyring, candidate.edk, context, signal);
+      if (!dataKey) continue;
+      checkCommitment(dataKey, envelope);
+    } catch (error) {
+      dataKey?.fill(0);
+      rethrowAbort(error, signal);
+      firstFailure ??= error as S3CryptError;
+      continue;
+    }
+    try {
+      checkHeader(dataKey, envelope, context);
+    } catch (error) {
+      dataKey.fill(0);
+      throw error;
+    }
+    return { dataKey, from: candidate };
   }
-  if (dataKey.length !== DATA_KEY_LENGTH) {
-    dataKey.fill(0);
-    throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'the keyring returned a data key of the wrong length');
-  }
-  try {
-    checkCommitment(dataKey, envelope);
-  } catch (error) {
-    dataKey.fill(0);
-    throw error;
-  }
-  return dataKey;
+  if (firstFailure) throw firstFailure;
+  const names = envelope.encryptedDataKeys.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
+  throw new KeyringError('ERR_NO_MATCHING_KEY', `no configured keyring holds any of the keys of ${object} (${names.join(', ')})`);
 }

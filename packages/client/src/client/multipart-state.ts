@@ -1,7 +1,8 @@
 // In-memory state of the multipart uploads this client started: the data key (needed for every part
 // and for the trailer) and, for each part number, every attempt that S3 acknowledged.
 import { MultipartStateError } from '../errors.js';
-import type { SuiteParameters } from '../format/envelope.js';
+import type { Envelope } from '../format/envelope.js';
+import type { EncryptionContext } from '../keyrings/keyring.js';
 import type { TrailerEntry } from '../format/trailer.js';
 
 export interface PartAttempt extends TrailerEntry {
@@ -17,7 +18,9 @@ export interface UploadState {
   readonly bucket: string;
   readonly key: string;
   readonly dataKey: Uint8Array;
-  readonly params: SuiteParameters;
+  /** The envelope stored at CreateMultipartUpload: its parameters key every part. */
+  readonly params: Envelope;
+  readonly context: EncryptionContext;
   /** Part attempts by part number; a retried part has several, Complete picks one by ETag. */
   readonly attempts: Map<number, PartAttempt[]>;
   /** Request fields the trailer part must repeat (checksum algorithm, SSE-C headers). */

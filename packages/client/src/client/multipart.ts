@@ -19,14 +19,18 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { MultipartStateError } from '../errors.js';
 import { MAX_DATA_PART_NUMBER, MIN_PART_LENGTH } from '../format/constants.js';
+import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
+import { objectIdentity } from '../format/identity.js';
 import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.js';
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
-import { sealTrailer } from '../format/trailer.js';
+import { sealTrailer, trailerTagOf } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
-import { CHECKSUM_FIELDS, requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
+import { CHECKSUM_FIELDS, requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
+import { withObjectInfo } from './object-info.js';
+import type { S3CryptRequestOptions } from './request-options.js';
 import type { UploadState } from './multipart-state.js';
 import { collect, sendEncryptedStream } from './streaming.js';
 
@@ -36,18 +40,20 @@ export async function createMultipartUpload(
   ctx: HandlerContext,
   input: CreateMultipartUploadCommandInput,
   options: SendOptions,
+  request: S3CryptRequestOptions = {},
 ): Promise<CreateMultipartUploadCommandOutput> {
   const bucket = requireString(input.Bucket, 'Bucket', 'CreateMultipartUpload');
   const key = requireString(input.Key, 'Key', 'CreateMultipartUpload');
-  const params = newSuiteParameters(ctx.segmentSize);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, objectEncryptionContext(bucket, key));
+  const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options));
   let registered = false;
   try {
-    const Metadata = metadataWithEnvelope(input.Metadata, newEnvelope(dataKey, params, encryptedDataKeys));
+    const params = newEnvelope(dataKey, newSuiteParameters(ctx.segmentSize, ctx.signerId), encryptedDataKeys, context);
+    const Metadata = metadataWithEnvelope(input.Metadata, params);
     const output = await ctx.inner.send(new CreateMultipartUploadCommand({ ...input, Metadata }), options);
     const uploadId = requireString(output.UploadId, 'UploadId', 'CreateMultipartUpload response');
     const partDefaults = Object.fromEntries(PART_DEFAULT_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
-    ctx.uploads.add(uploadId, { bucket, key, dataKey, params, attempts: new Map(), partDefaults });
+    ctx.uploads.add(uploadId, { bucket, key, dataKey, params, context, attempts: new Map(), partDefaults });
     registered = true;
     return output;
   } finally {
@@ -122,7 +128,7 @@ export async function completeMultipartUpload(
   try {
     const parts = input.MultipartUpload?.Parts ?? [];
     const attempts = chosenAttempts(state, parts);
-    const trailer = sealTrailer(state.dataKey, state.params, attempts);
+    const trailer = sealTrailer(state.dataKey, state.params, attempts, ctx.signingKey);
     const last = attempts[attempts.length - 1];
     if (attempts.slice(0, -1).some((attempt) => attempt.held)) {
       throw new TypeError('CompleteMultipartUpload: only the last part may be smaller than 5 MiB');
@@ -140,7 +146,9 @@ export async function completeMultipartUpload(
     const request = withoutPlaintextChecksums({ ...input, MultipartUpload: { Parts: completedParts } });
     delete (request as Record<string, unknown>).ChecksumType; // a full-object checksum would describe the plaintext
     delete (request as Record<string, unknown>).MpuObjectSize;
-    return await ctx.inner.send(new CompleteMultipartUploadCommand(request), options);
+    const output = await ctx.inner.send(new CompleteMultipartUploadCommand(request), options);
+    const objectId = objectIdentity(state.params, trailerTagOf(trailer), state.context);
+    return withObjectInfo(output, { encrypted: true, formatVersion: state.params.version, objectId });
   } catch (error) {
     // Fail closed: an upload we could not seal must not linger as a half-written object.
     await ctx.inner

@@ -1,29 +1,51 @@
 import { PutObjectCommand, type PutObjectCommandInput, type PutObjectCommandOutput } from '@aws-sdk/client-s3';
-import { metadataWithEnvelope } from '../format/envelope.js';
+import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
+import { isSignedSuite, metadataWithEnvelope } from '../format/envelope.js';
+import { objectIdentity } from '../format/identity.js';
 import { encryptedObjectLength, newEnvelope, newSuiteParameters, sealObject, sealObjectStream } from '../format/object.js';
+import { trailerLength, trailerTagOf } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
-import { requireString, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
+import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
+import { withObjectInfo } from './object-info.js';
+import type { S3CryptRequestOptions } from './request-options.js';
 import { sendEncryptedStream } from './streaming.js';
 
-export async function putObject(ctx: HandlerContext, input: PutObjectCommandInput, options: SendOptions): Promise<PutObjectCommandOutput> {
+/** Passes a sealed stream through, keeping its last chunk (the trailer, always yielded whole). */
+async function* keepingLast(source: AsyncIterable<Buffer>, last: { chunk?: Buffer }): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    last.chunk = chunk;
+    yield chunk;
+  }
+}
+
+export async function putObject(ctx: HandlerContext, input: PutObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<PutObjectCommandOutput> {
   const bucket = requireString(input.Bucket, 'Bucket', 'PutObject');
   const key = requireString(input.Key, 'Key', 'PutObject');
   const body = plaintextBody(input.Body, input.ContentLength, 'PutObject');
-  const params = newSuiteParameters(ctx.segmentSize);
+  const params = newSuiteParameters(ctx.segmentSize, ctx.signerId);
+  const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
   // Nothing is sent before the key is wrapped: a keyring failure throws here.
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, objectEncryptionContext(bucket, key));
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options));
   try {
-    const Metadata = metadataWithEnvelope(input.Metadata, newEnvelope(dataKey, params, encryptedDataKeys));
-    const request = { ...withoutPlaintextChecksums(input), Metadata };
+    const envelope = newEnvelope(dataKey, params, encryptedDataKeys, context);
+    const Metadata = metadataWithEnvelope(input.Metadata, envelope);
+    const putRequest = { ...withoutPlaintextChecksums(input), Metadata };
+    let output: PutObjectCommandOutput;
+    let trailer: Uint8Array;
     if (body.kind === 'bytes') {
-      const ciphertext = sealObject(dataKey, params, body.bytes);
-      return await ctx.inner.send(new PutObjectCommand({ ...request, Body: ciphertext, ContentLength: ciphertext.length }), options);
+      const ciphertext = sealObject(dataKey, params, body.bytes, ctx.signingKey);
+      output = await ctx.inner.send(new PutObjectCommand({ ...putRequest, Body: ciphertext, ContentLength: ciphertext.length }), options);
+      trailer = ciphertext.subarray(ciphertext.length - trailerLength(1, isSignedSuite(params)));
+    } else {
+      const ContentLength = encryptedObjectLength(body.length, params);
+      const last: { chunk?: Buffer } = {};
+      const sealed = keepingLast(sealObjectStream(dataKey, params, body.source, body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
+      output = await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...putRequest, Body, ContentLength }), sendOptions));
+      trailer = last.chunk ?? new Uint8Array(0);
     }
-    const ContentLength = encryptedObjectLength(body.length, params.segmentSize);
-    const sealed = sealObjectStream(dataKey, params, body.source, body.length, lengthMismatch('PutObject', body.length));
-    return await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...request, Body, ContentLength }), sendOptions));
+    return withObjectInfo(output, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, trailerTagOf(trailer), context) });
   } finally {
     dataKey.fill(0);
   }

@@ -1,7 +1,17 @@
-/** Format version 1 constants. Changing any of these is a new format version (docs/FORMAT.md). */
-export const FORMAT_VERSION = 1;
-/** Suite 1: AES-256-GCM segments, HKDF-SHA256 key derivation, HKDF key commitment. */
+/** Format constants. Changing any of these is a new format version (docs/FORMAT.md). */
+export const FORMAT_VERSION_1 = 1;
+export const FORMAT_VERSION_2 = 2;
+/** The version new objects are written in. */
+export const CURRENT_FORMAT_VERSION = FORMAT_VERSION_2;
+/** v1 suite 1 and v2 suite 1: AES-256-GCM segments, HKDF-SHA256 key derivation, HKDF key commitment (v2: + header MAC). */
 export const SUITE_AES256GCM_HKDF_SHA256_COMMIT = 1;
+/** v2 suite 2: suite 1 plus an ECDSA P-384 / SHA-384 signature over the header and the trailer. */
+export const SUITE_AES256GCM_HKDF_SHA256_COMMIT_ECDSA_P384 = 2;
+
+export const HEADER_TAG_LENGTH = 32;
+export const SIGNER_ID_LENGTH = 32;
+/** ECDSA P-384 signature in IEEE P1363 form (r ‖ s). */
+export const SIGNATURE_LENGTH = 96;
 
 export const KEY_LENGTH = 32;
 export const MESSAGE_ID_LENGTH = 32;
@@ -10,7 +20,8 @@ export const SALT_LENGTH = 16;
 export const TAG_LENGTH = 16;
 export const NONCE_LENGTH = 12;
 
-export const DEFAULT_SEGMENT_SIZE = 64 * 1024;
+/** v2's default, chosen from measurements (docs/PERFORMANCE.md). v1 wrote 64 KiB segments. */
+export const DEFAULT_SEGMENT_SIZE = 256 * 1024;
 export const MIN_SEGMENT_SIZE = 4 * 1024;
 export const MAX_SEGMENT_SIZE = 8 * 1024 * 1024;
 

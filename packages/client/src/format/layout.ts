@@ -20,7 +20,7 @@ export interface ObjectLayout {
   readonly totalLength: number;
 }
 
-export function objectLayout(entries: readonly TrailerEntry[], segmentSize: number): ObjectLayout {
+export function objectLayout(entries: readonly TrailerEntry[], segmentSize: number, signed = false): ObjectLayout {
   let plainOffset = 0;
   let cipherOffset = 0;
   const parts = entries.map((entry) => {
@@ -34,7 +34,7 @@ export function objectLayout(entries: readonly TrailerEntry[], segmentSize: numb
     parts,
     plaintextLength: plainOffset,
     dataLength: cipherOffset,
-    totalLength: cipherOffset + trailerLength(entries.length),
+    totalLength: cipherOffset + trailerLength(entries.length, signed),
   };
 }
 

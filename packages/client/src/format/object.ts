@@ -1,32 +1,64 @@
-// Whole-object operations of format version 1, composed from the envelope, key schedule, segment
-// cipher and trailer. A single PUT is stored as data part 1 followed by the trailer; a multipart
-// upload as its data parts followed by a trailer part appended on completion.
-import { randomBytes } from 'node:crypto';
+// Whole-object operations, composed from the envelope, key schedule, segment cipher and trailer. A
+// single PUT is stored as data part 1 followed by the trailer; a multipart upload as its data parts
+// followed by a trailer part appended on completion. New objects are version 2; both are read.
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { DecryptionError } from '../errors.js';
-import type { EncryptedDataKey } from '../keyrings/keyring.js';
-import { FORMAT_VERSION, MESSAGE_ID_LENGTH, PART_KIND_DATA, SALT_LENGTH, SUITE_AES256GCM_HKDF_SHA256_COMMIT } from './constants.js';
-import type { EnvelopeV1, SuiteParameters } from './envelope.js';
-import { commitmentMatches, deriveCommitment, derivePartKey } from './keys.js';
+import type { EncryptedDataKey, EncryptionContext } from '../keyrings/keyring.js';
+import {
+  CURRENT_FORMAT_VERSION,
+  FORMAT_VERSION_2,
+  MESSAGE_ID_LENGTH,
+  PART_KIND_DATA,
+  SALT_LENGTH,
+  SUITE_AES256GCM_HKDF_SHA256_COMMIT,
+  SUITE_AES256GCM_HKDF_SHA256_COMMIT_ECDSA_P384,
+} from './constants.js';
+import { envelopeHeader, isSignedSuite, type Envelope, type SuiteParameters } from './envelope.js';
+import { checkHeaderTag, commitmentMatches, deriveCommitment, derivePartKey, headerTag } from './keys.js';
 import { checkStoredLength, objectLayout, type ObjectLayout } from './layout.js';
 import { encryptedPartLength, sealPart, sealPartStream } from './segments.js';
-import { openTrailer, sealTrailer, trailerCount, trailerLength, type TrailerEntry } from './trailer.js';
+import { openTrailer, sealTrailer, trailerCount, trailerLength, type OpenedTrailer, type TrailerEntry } from './trailer.js';
 
-export function newSuiteParameters(segmentSize: number): SuiteParameters {
-  return { version: FORMAT_VERSION, suite: SUITE_AES256GCM_HKDF_SHA256_COMMIT, segmentSize, messageId: randomBytes(MESSAGE_ID_LENGTH) };
+/** Parameters of a new object: the current version, signed when a signer id is given. */
+export function newSuiteParameters(segmentSize: number, signerId?: Uint8Array): SuiteParameters {
+  const suite = signerId ? SUITE_AES256GCM_HKDF_SHA256_COMMIT_ECDSA_P384 : SUITE_AES256GCM_HKDF_SHA256_COMMIT;
+  return { version: CURRENT_FORMAT_VERSION, suite, segmentSize, messageId: randomBytes(MESSAGE_ID_LENGTH), ...(signerId ? { signerId } : {}) };
 }
 
-export function newEnvelope(dataKey: Uint8Array, params: SuiteParameters, encryptedDataKeys: readonly EncryptedDataKey[]): EnvelopeV1 {
-  return { ...params, version: FORMAT_VERSION, commitment: deriveCommitment(dataKey, params), encryptedDataKeys };
+/**
+ * The envelope of an object with these parameters and wrapped keys. For version 2 the header is
+ * authenticated for `context` (the object's location and caller context).
+ */
+export function newEnvelope(dataKey: Uint8Array, params: SuiteParameters, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
+  const commitment = deriveCommitment(dataKey, params);
+  if (params.version !== FORMAT_VERSION_2) return { ...params, version: 1, commitment, encryptedDataKeys };
+  const fields = { ...params, version: FORMAT_VERSION_2, commitment, encryptedDataKeys } as const;
+  const header = envelopeHeader(fields);
+  return { ...fields, header, headerTag: headerTag(dataKey, params, context, header) };
 }
 
-/** Fails unless `dataKey` is the one key this envelope was written with. Checked before any decryption. */
-export function checkCommitment(dataKey: Uint8Array, envelope: EnvelopeV1): void {
+/** The same object's envelope with other wrapped keys, or for another location (copy, re-wrap). */
+export function rewrappedEnvelope(dataKey: Uint8Array, envelope: Envelope, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
+  const { version, suite, segmentSize, messageId, signerId } = envelope;
+  return newEnvelope(dataKey, { version, suite, segmentSize, messageId, ...(signerId ? { signerId } : {}) }, encryptedDataKeys, context);
+}
+
+/**
+ * Fails unless `dataKey` is the one key this envelope was written with (key commitment), and, for
+ * version 2, unless the envelope is exactly what its writer wrote for `context`. Checked before any
+ * decryption.
+ */
+export function checkCommitment(dataKey: Uint8Array, envelope: Envelope): void {
   if (!commitmentMatches(dataKey, envelope, envelope.commitment)) throw new DecryptionError('ERR_KEY_COMMITMENT_MISMATCH');
 }
 
+export function checkHeader(dataKey: Uint8Array, envelope: Envelope, context: EncryptionContext): void {
+  if (envelope.version === FORMAT_VERSION_2) checkHeaderTag(dataKey, envelope, context);
+}
+
 /** Stored length of a single-PUT object with `length` plaintext bytes. */
-export function encryptedObjectLength(length: number, segmentSize: number): number {
-  return encryptedPartLength(length, segmentSize) + trailerLength(1);
+export function encryptedObjectLength(length: number, params: SuiteParameters): number {
+  return encryptedPartLength(length, params.segmentSize) + trailerLength(1, isSignedSuite(params));
 }
 
 /** A freshly keyed data part: its salt goes into the trailer, its key seals the segments. */
@@ -40,11 +72,11 @@ export function dataPartKey(dataKey: Uint8Array, params: SuiteParameters, entry:
 }
 
 /** Encrypts a whole object held in memory. */
-export function sealObject(dataKey: Uint8Array, params: SuiteParameters, plaintext: Uint8Array): Buffer {
+export function sealObject(dataKey: Uint8Array, params: SuiteParameters, plaintext: Uint8Array, signingKey?: KeyObject): Buffer {
   const { salt, key } = newDataPart(dataKey, params, 1);
   try {
     const body = sealPart(key, plaintext, params.segmentSize);
-    const trailer = sealTrailer(dataKey, params, [{ partNumber: 1, length: plaintext.length, salt }]);
+    const trailer = sealTrailer(dataKey, params, [{ partNumber: 1, length: plaintext.length, salt }], signingKey);
     return Buffer.concat([body, trailer]);
   } finally {
     key.fill(0);
@@ -58,27 +90,35 @@ export async function* sealObjectStream(
   source: AsyncIterable<Uint8Array>,
   length: number,
   onLengthMismatch: (actual: number) => Error,
+  signingKey?: KeyObject,
 ): AsyncGenerator<Buffer> {
   const { salt, key } = newDataPart(dataKey, params, 1);
   try {
     yield* sealPartStream(key, source, length, params.segmentSize, onLengthMismatch);
-    yield sealTrailer(dataKey, params, [{ partNumber: 1, length, salt }]);
+    yield sealTrailer(dataKey, params, [{ partNumber: 1, length, salt }], signingKey);
   } finally {
     key.fill(0);
   }
 }
 
 /** How many bytes from the end of the object hold the trailer, from the last bytes of the object. */
-export function trailerLengthFromTail(tail: Uint8Array): number {
-  return trailerLength(trailerCount(tail));
+export function trailerLengthFromTail(tail: Uint8Array, params: SuiteParameters): number {
+  return trailerLength(trailerCount(tail), isSignedSuite(params));
+}
+
+/** An authenticated trailer and the layout it gives, checked against the stored length. */
+export interface ReadableObject {
+  readonly layout: ObjectLayout;
+  readonly trailer: OpenedTrailer;
 }
 
 /**
  * Authenticates the trailer (the last `trailerLengthFromTail` bytes of the object) and returns the
  * object's layout, checked against the stored length.
  */
-export function readLayout(dataKey: Uint8Array, envelope: EnvelopeV1, trailer: Uint8Array, storedLength: number): ObjectLayout {
-  const layout = objectLayout(openTrailer(dataKey, envelope, trailer), envelope.segmentSize);
+export function readLayout(dataKey: Uint8Array, envelope: Envelope, trailerBytes: Uint8Array, storedLength: number): ReadableObject {
+  const trailer = openTrailer(dataKey, envelope, trailerBytes);
+  const layout = objectLayout(trailer.entries, envelope.segmentSize, isSignedSuite(envelope));
   checkStoredLength(layout, storedLength);
-  return layout;
+  return { layout, trailer };
 }

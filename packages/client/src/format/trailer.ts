@@ -2,15 +2,17 @@
 // length, key salt) in order and is authenticated under the object's data key, so a reader knows the
 // exact layout before it releases any plaintext, and detects dropped, reordered or swapped parts.
 //
-// Layout: salt(16) ‖ entries(28 × n) ‖ tag(16) ‖ n(u32). Tag = AES-256-GCM over empty plaintext with
-// AAD = entries ‖ n, under the part key of kind TRAILER, part number 0, with this salt.
+// Layout: salt(16) ‖ entries(28 × n) ‖ tag(16) ‖ [signature(96), signed suite] ‖ n(u32). Tag = AES-256-GCM
+// over empty plaintext with AAD = entries ‖ n, under the part key of kind TRAILER, part number 0, with this salt.
 import { createCipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DecryptionError } from '../errors.js';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { MAX_DATA_PART_NUMBER, MAX_PART_LENGTH, PART_KIND_TRAILER, SALT_LENGTH, TAG_LENGTH } from './constants.js';
-import type { SuiteParameters } from './envelope.js';
-import { derivePartKey } from './keys.js';
+import { MAX_DATA_PART_NUMBER, MAX_PART_LENGTH, PART_KIND_TRAILER, SALT_LENGTH, SIGNATURE_LENGTH, TAG_LENGTH } from './constants.js';
+import { isSignedSuite, type SuiteParameters } from './envelope.js';
+import { deriveCommitment, derivePartKey, parameterBytes } from './keys.js';
 import { segmentNonce } from './segments.js';
+import { signedMessage, signMessage } from './signature.js';
+import type { KeyObject } from 'node:crypto';
 
 export interface TrailerEntry {
   readonly partNumber: number;
@@ -18,11 +20,20 @@ export interface TrailerEntry {
   readonly salt: Uint8Array;
 }
 
+/** An authenticated trailer. */
+export interface OpenedTrailer {
+  readonly entries: TrailerEntry[];
+  /** The trailer's tag: it pins every entry, hence the object's content (part of the object identity). */
+  readonly tag: Uint8Array;
+  /** Signed suite: what was signed, and the signature, still to be verified against a pinned key. */
+  readonly signature?: { readonly message: Buffer; readonly value: Uint8Array };
+}
+
 const ENTRY_LENGTH = 4 + 8 + SALT_LENGTH;
 const COUNT_LENGTH = 4;
 
-export function trailerLength(count: number): number {
-  return SALT_LENGTH + ENTRY_LENGTH * count + TAG_LENGTH + COUNT_LENGTH;
+export function trailerLength(count: number, signed = false): number {
+  return SALT_LENGTH + ENTRY_LENGTH * count + TAG_LENGTH + (signed ? SIGNATURE_LENGTH : 0) + COUNT_LENGTH;
 }
 
 /** Smallest possible trailer (an object with no data parts). */
@@ -47,11 +58,24 @@ function trailerTag(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Arr
   }
 }
 
-export function sealTrailer(dataKey: Uint8Array, params: SuiteParameters, entries: readonly TrailerEntry[]): Buffer {
+/** docs/FORMAT.md §9.6: the header fields that fix the content, then the trailer. */
+function signatureMessage(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Array, aad: Uint8Array, tag: Uint8Array): Buffer {
+  const commitment = deriveCommitment(dataKey, params);
+  return signedMessage([parameterBytes(params), params.messageId, commitment, params.signerId ?? new Uint8Array(0), salt, aad, tag]);
+}
+
+/** Seals a trailer; the signed suite needs `signingKey`. */
+export function sealTrailer(dataKey: Uint8Array, params: SuiteParameters, entries: readonly TrailerEntry[], signingKey?: KeyObject): Buffer {
   const salt = randomBytes(SALT_LENGTH);
   const aad = entriesAad(entries);
   const tag = trailerTag(dataKey, params, salt, aad);
-  return Buffer.concat([salt, aad.subarray(0, aad.length - COUNT_LENGTH), tag, aad.subarray(aad.length - COUNT_LENGTH)]);
+  const pieces = [salt, aad.subarray(0, aad.length - COUNT_LENGTH), tag];
+  if (isSignedSuite(params)) {
+    if (!signingKey) throw new TypeError('the signed suite needs a signing key');
+    pieces.push(signMessage(signingKey, signatureMessage(dataKey, params, salt, aad, tag)));
+  }
+  pieces.push(aad.subarray(aad.length - COUNT_LENGTH));
+  return Buffer.concat(pieces);
 }
 
 /** How many entries the trailer ending `tail` announces (not yet authenticated). */
@@ -62,28 +86,47 @@ export function trailerCount(tail: Uint8Array): number {
   return count;
 }
 
-/** Authenticates and parses a trailer (exactly `trailerLength(count)` bytes). */
-export function openTrailer(dataKey: Uint8Array, params: SuiteParameters, trailer: Uint8Array): TrailerEntry[] {
+/** The tag of a trailer this process sealed (for the writer's object identity). */
+export function trailerTagOf(trailer: Uint8Array): Uint8Array {
+  const start = SALT_LENGTH + ENTRY_LENGTH * trailerCount(trailer);
+  return trailer.subarray(start, start + TAG_LENGTH);
+}
+
+/** Authenticates and parses a trailer (exactly `trailerLength(count, signed)` bytes). */
+export function openTrailer(dataKey: Uint8Array, params: SuiteParameters, trailer: Uint8Array): OpenedTrailer {
+  const signed = isSignedSuite(params);
   const count = trailerCount(trailer);
-  if (trailer.length !== trailerLength(count)) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
+  if (trailer.length !== trailerLength(count, signed)) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
   const salt = trailer.subarray(0, SALT_LENGTH);
   const entryBytes = trailer.subarray(SALT_LENGTH, SALT_LENGTH + ENTRY_LENGTH * count);
-  const tag = trailer.subarray(SALT_LENGTH + ENTRY_LENGTH * count, trailer.length - COUNT_LENGTH);
+  const tagStart = SALT_LENGTH + ENTRY_LENGTH * count;
+  const tag = trailer.subarray(tagStart, tagStart + TAG_LENGTH);
   const aad = Buffer.concat([entryBytes, trailer.subarray(trailer.length - COUNT_LENGTH)]);
   const expected = trailerTag(dataKey, params, salt, aad);
   if (!timingSafeEqual(expected, tag)) throw new DecryptionError('ERR_DECRYPTION_FAILED');
+  const entries = parseEntries(entryBytes, count);
+  if (!signed) return { entries, tag };
+  const value = trailer.subarray(tagStart + TAG_LENGTH, tagStart + TAG_LENGTH + SIGNATURE_LENGTH);
+  return { entries, tag, signature: { message: signatureMessage(dataKey, params, salt, aad, tag), value } };
+}
+
+function parseEntries(entryBytes: Uint8Array, count: number): TrailerEntry[] {
   const reader = new ByteReader(entryBytes);
   const entries: TrailerEntry[] = [];
   let previous = 0;
-  for (let i = 0; i < count; i++) {
-    const partNumber = reader.u32();
-    const length = reader.u64();
-    const entrySalt = reader.take(SALT_LENGTH);
-    if (partNumber <= previous || partNumber > MAX_DATA_PART_NUMBER || length > MAX_PART_LENGTH) {
-      throw new DecryptionError('ERR_OBJECT_MALFORMED');
+  try {
+    for (let i = 0; i < count; i++) {
+      const partNumber = reader.u32();
+      const length = reader.u64();
+      const salt = reader.take(SALT_LENGTH);
+      if (partNumber <= previous || partNumber > MAX_DATA_PART_NUMBER || length > MAX_PART_LENGTH) throw new RangeError('impossible entry');
+      previous = partNumber;
+      entries.push({ partNumber, length, salt });
     }
-    previous = partNumber;
-    entries.push({ partNumber, length, salt: entrySalt });
+  } catch (error) {
+    // Authenticated yet impossible (a length beyond 2^53, parts out of order): never an untyped error.
+    if (error instanceof RangeError) throw new DecryptionError('ERR_OBJECT_MALFORMED');
+    throw error;
   }
   return entries;
 }

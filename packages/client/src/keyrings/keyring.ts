@@ -147,14 +147,14 @@ export const DATA_KEY_LENGTH = 32;
 
 /**
  * The encryption context s3crypt binds to each object's data key: the bucket and key it is stored
- * under, and the format version. Moving an object's envelope to another bucket/key therefore makes
- * its data key impossible to unwrap.
+ * under, the format version, and any caller context. Moving an object's envelope to another
+ * bucket/key therefore makes its data key impossible to unwrap (and, in format 2, its header fail).
  *
  * @example
  * ```ts
- * objectEncryptionContext('b', 'k'); // { 's3crypt:bucket': 'b', 's3crypt:key': 'k', 's3crypt:format': '1' }
+ * objectEncryptionContext('b', 'k'); // { 's3crypt:bucket': 'b', 's3crypt:key': 'k', 's3crypt:format': '2' }
  * ```
  */
-export function objectEncryptionContext(bucket: string, key: string): EncryptionContext {
-  return { 's3crypt:bucket': bucket, 's3crypt:key': key, 's3crypt:format': '1' };
+export function objectEncryptionContext(bucket: string, key: string, formatVersion = 2, callerContext: EncryptionContext = {}): EncryptionContext {
+  return { ...callerContext, 's3crypt:bucket': bucket, 's3crypt:key': key, 's3crypt:format': String(formatVersion) };
 }

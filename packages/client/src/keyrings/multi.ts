@@ -1,5 +1,5 @@
 import { KeyringError, S3CryptError } from '../errors.js';
-import type { DecryptRequest, EncryptRequest, EncryptResult, EncryptedDataKey, Keyring } from './keyring.js';
+import type { DecryptRequest, EncryptRequest, EncryptResult, EncryptedDataKey, KekMatcher, Keyring } from './keyring.js';
 
 /**
  * @example
@@ -31,6 +31,16 @@ export class MultiKeyring implements Keyring {
     if (!options.generator) throw new TypeError('MultiKeyring: generator keyring is required');
     this.#generator = options.generator;
     this.#children = [...(options.children ?? [])];
+  }
+
+  kekMatchers(): readonly KekMatcher[] | undefined {
+    const all: KekMatcher[] = [];
+    for (const keyring of [this.#generator, ...this.#children]) {
+      const own = keyring.kekMatchers?.();
+      if (!own) return undefined;
+      all.push(...own);
+    }
+    return all;
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
 import { unwrapFirst } from './unwrap-first.js';
-import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
+import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type KekMatcher, type Keyring } from './keyring.js';
 
 const PROVIDER_ID = 'raw-aes';
 const IV_LENGTH = 12;
@@ -40,6 +40,10 @@ export class RawAesKeyring implements Keyring {
     }
     this.keyName = options.keyName;
     this.#masterKey = Buffer.from(options.masterKey);
+  }
+
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: PROVIDER_ID, keyId: this.keyName }];
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {

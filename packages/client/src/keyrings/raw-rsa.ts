@@ -2,7 +2,7 @@ import { constants, createPrivateKey, createPublicKey, hkdfSync, privateDecrypt,
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
 import { unwrapFirst } from './unwrap-first.js';
-import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
+import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type KekMatcher, type Keyring } from './keyring.js';
 
 const PROVIDER_ID = 'raw-rsa';
 const BINDING_LENGTH = 32;
@@ -57,6 +57,10 @@ export class RsaKeyring implements Keyring {
   /** True when this keyring holds the private key and can therefore decrypt. */
   get canDecrypt(): boolean {
     return this.#privateKey !== undefined;
+  }
+
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: PROVIDER_ID, keyId: this.keyName, publicKey: true }];
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
