@@ -1,13 +1,15 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Keyring } from '../keyrings/keyring.js';
 import type { MultipartUploads } from './multipart-state.js';
+import type { PlaintextReadPolicy } from './plaintext-reads.js';
 
 /** What every command handler needs from the client. */
 export interface HandlerContext {
   readonly inner: S3Client;
   readonly keyring: Keyring;
   readonly segmentSize: number;
-  readonly allowPlaintextReads: boolean;
+  /** Which objects without an envelope may be read as plaintext (the caller's `allowPlaintextReads`). */
+  readonly plaintextReads: PlaintextReadPolicy;
   readonly uploads: MultipartUploads;
 }
 

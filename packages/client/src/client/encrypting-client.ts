@@ -8,6 +8,7 @@ import { headObject } from './head-object.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { MultipartUploads } from './multipart-state.js';
 import { operationName } from './operation.js';
+import { plaintextReadPolicy, type PlaintextReadSelection } from './plaintext-reads.js';
 import { putObject } from './put-object.js';
 
 /**
@@ -24,10 +25,14 @@ export interface EncryptingS3ClientOptions {
   /** Plaintext bytes per authenticated segment, 4 KiB to 8 MiB. Default 64 KiB. */
   readonly segmentSize?: number;
   /**
-   * Read objects that carry no s3crypt envelope as plaintext instead of failing with
-   * `ERR_NOT_ENCRYPTED`. For migrations only: such objects are not authenticated.
+   * The objects that may be read as plaintext when they carry no s3crypt envelope: buckets, each
+   * optionally narrowed to a key prefix (no prefix = the whole bucket), or a `(bucket, key) => boolean`.
+   * Any other object without an envelope fails with `ERR_NOT_ENCRYPTED`. For migrations only: such
+   * objects are not authenticated; outputs of plaintext reads carry `S3Crypt: { encrypted: false }`,
+   * and CopyObject of such an object writes an encrypted copy. The boolean form was removed: `true`
+   * is refused with a TypeError.
    */
-  readonly allowPlaintextReads?: boolean;
+  readonly allowPlaintextReads?: PlaintextReadSelection;
 }
 
 interface SendableCommand {
@@ -88,7 +93,7 @@ export class EncryptingS3Client {
       inner: options.client,
       keyring: options.keyring,
       segmentSize,
-      allowPlaintextReads: options.allowPlaintextReads === true,
+      plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       uploads: new MultipartUploads(),
     };
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.

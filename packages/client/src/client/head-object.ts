@@ -3,7 +3,9 @@ import { NotEncryptedError } from '../errors.js';
 import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
-import { notEncrypted, objectSelector, openObject } from './read-object.js';
+import { withObjectInfo } from './object-info.js';
+import { checkPlaintextRead } from './plaintext-reads.js';
+import { objectSelector, openObject } from './read-object.js';
 
 /**
  * A real HEAD first, so status and errors (NotFound, 304, 412) are exactly the plain client's; then
@@ -15,11 +17,11 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
   }
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
   if (findEnvelope(head.Metadata) === undefined) {
-    if (ctx.allowPlaintextReads) return head;
-    throw notEncrypted(String(input.Bucket), String(input.Key));
+    checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata);
+    return withObjectInfo(head, { encrypted: false });
   }
   const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options);
-  if (!opened) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
+  if (!opened.encrypted) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
   opened.dataKey.fill(0);
-  return { ...plaintextView(head), ContentLength: opened.layout.plaintextLength };
+  return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version });
 }
