@@ -35,6 +35,7 @@ describe('expectSuffix', () => {
     expect(expectSuffix(response({ ContentRange: 'bytes 744-1023/1024', ContentLength: 280 }), 280, 'b/k')).toEqual({ length: 280, total: 1024 });
     expect(expectSuffix(response({ ContentRange: 'bytes 0-99/100', ContentLength: 100 }), 280, 'b/k')).toEqual({ length: 100, total: 100 });
     expect(expectSuffix(response({ status: 200, ContentLength: 100 }), 280, 'b/k')).toEqual({ length: 100, total: 100 });
+    expect(expectSuffix(response({ ContentRange: 'bytes 0--1/0', ContentLength: 0 }), 280, 'b/k')).toEqual({ length: 0, total: 0 });
   });
 
   it('refuses a declared length larger than asked before reading, and closes the body', () => {

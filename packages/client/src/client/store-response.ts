@@ -50,6 +50,8 @@ export function expectSuffix(response: GetObjectCommandOutput, asked: number, wh
     if (declared === undefined || !Number.isSafeInteger(declared)) throw unexpectedRange(response, what, `the last ${asked} bytes`);
     return { length: declared, total: declared };
   }
+  // An empty object has no last bytes: S3 answers 416, MinIO 206 with "bytes 0--1/0".
+  if (/^bytes \S*\/0$/.test(response.ContentRange ?? '') && (declared ?? 0) === 0) return { length: 0, total: 0 };
   const range = declaredRange(response);
   const length = range ? range.end - range.start : NaN;
   if (!range || range.end !== range.total || length !== Math.min(asked, range.total) || (declared !== undefined && declared !== length)) {
