@@ -272,8 +272,8 @@ interface LyingStore {
   readonly requests: { method: string; url: string; headers: IncomingMessage['headers'] }[];
   /** Rewrites the response to requests it returns true for; `sent` counts the body bytes it wrote. */
   lie(matches: (request: IncomingMessage) => boolean, respond: (upstream: IncomingMessage, response: ServerResponse) => Promise<void>): void;
-  /** Body bytes written by the last lie. */
-  readonly sent: number;
+  /** Filler bytes the current lie has written (its responder counts them). */
+  sent: number;
   close(): Promise<void>;
 }
 
