@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EncryptingS3Client, RawAesKeyring, s3cryptInfo, type PlaintextReadSelection } from '@s3crypt/client';
 import { uploadEncrypted } from '../packages/client/src/client/encrypted-upload.js';
 import { MultipartUploads } from '../packages/client/src/client/multipart-state.js';
+import { verifyObject } from '../packages/client/src/client/verify-object.js';
 import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
 import { s3Client } from './harness/minio.js';
 
@@ -36,6 +37,11 @@ beforeAll(async () => {
   keyring = new RawAesKeyring({ keyName: 'hardening-key', masterKey: randomBytes(32) });
   encrypting = new EncryptingS3Client({ client: plain, keyring });
 });
+
+/** The handler context of a client with the test key that reads nothing as plaintext. */
+function readerContext() {
+  return { inner: plain, keyring, segmentSize: SEGMENT, plaintextReads: () => false, uploads: new MultipartUploads() };
+}
 
 /** Another client with the same key and plain client, reading plaintext only where `selection` says. */
 function withSelection(selection: PlaintextReadSelection, client: S3Client = plain): EncryptingS3Client {
@@ -177,7 +183,7 @@ describe('copying a plaintext object through the client encrypts the copy', () =
 
   it('a source too large for one PUT is streamed into a multipart upload, part by part', async () => {
     const data = markedBytes(12 * MiB + 777, 22);
-    const ctx = { inner: plain, keyring, segmentSize: SEGMENT, plaintextReads: () => false, uploads: new MultipartUploads() };
+    const ctx = readerContext();
     const limits = { singlePutLimit: 5 * MiB, partSize: 5 * MiB };
     await uploadEncrypted(ctx, { Bucket: bucket, Key: 'dest/multipart', Metadata: { owner: 'mp' } }, Readable.from([data.subarray(0, 3 * MiB), data.subarray(3 * MiB)]), data.length, undefined, limits);
     const stored = await storedObject('dest/multipart');
@@ -257,8 +263,16 @@ describe('CopyObject authenticates its whole source before anything is written',
       const destination = `dest/${key}`;
       expect((await rejection(encrypting.send(new CopyObjectCommand({ Bucket: bucket, Key: destination, CopySource: `${bucket}/${key}` })))).code).toMatch(new RegExp(`^(${code})$`));
       expect(await exists(destination)).toBe(false);
+      expect((await rejection(verifyObject(readerContext(), { Bucket: bucket, Key: key }, undefined))).code).toMatch(new RegExp(`^(${code})$`));
     });
   }
+
+  it('verifyObject (the check CopyObject runs) accepts an intact object and names the ETag it verified', async () => {
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'intact/source', Body: data }));
+    const verified = await verifyObject(readerContext(), { Bucket: bucket, Key: 'intact/source' }, undefined);
+    const { ETag } = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'intact/source' }));
+    expect(verified).toMatchObject({ encrypted: true, etag: ETag, layout: { plaintextLength: data.length } });
+  });
 });
 
 /**
