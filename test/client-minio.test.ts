@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { describe, expect, it, beforeAll } from 'vitest';
-import { S3CryptError, type EncryptingS3Client } from '@s3crypt/client';
+import { S3CryptError, s3cryptInfo, type EncryptingS3Client } from '@s3crypt/client';
 import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -187,12 +187,13 @@ describe('fail closed', () => {
     expect((await storedBody('minified')).includes(Buffer.from('secret'))).toBe(false);
   });
 
-  it('an object without an envelope is refused, unless plaintext reads are allowed', async () => {
+  it('an object without an envelope is refused, unless the plaintext selection includes it', async () => {
     await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain/one', Body: 'not encrypted' }));
     await expect(encrypting.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/one' }))).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
-    const { encrypting: lenient } = await testClients({ allowPlaintextReads: true });
+    const { encrypting: lenient } = await testClients({ allowPlaintextReads: [{ bucket, prefix: 'plain/' }] });
     const response = await lenient.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/one' }));
     expect(await response.Body!.transformToString()).toBe('not encrypted');
+    expect(s3cryptInfo(response)).toEqual({ encrypted: false });
   });
 
   it('a keyring that fails to wrap uploads nothing', async () => {

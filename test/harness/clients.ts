@@ -3,13 +3,13 @@
 import { GetObjectCommand, type GetObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { EncryptingS3Client, RawAesKeyring, type Keyring } from '@s3crypt/client';
+import { EncryptingS3Client, RawAesKeyring, type Keyring, type PlaintextReadSelection } from '@s3crypt/client';
 import { freshBucket, s3Client } from './minio.js';
 
-export async function testClients(options: { keyring?: Keyring; allowPlaintextReads?: boolean } = {}) {
+export async function testClients(options: { keyring?: Keyring; allowPlaintextReads?: PlaintextReadSelection } = {}) {
   const plain = s3Client(inject('s3'));
   const keyring = options.keyring ?? new RawAesKeyring({ keyName: 'test-key', masterKey: randomBytes(32) });
-  const encrypting = new EncryptingS3Client({ client: plain, keyring, allowPlaintextReads: options.allowPlaintextReads ?? false });
+  const encrypting = new EncryptingS3Client({ client: plain, keyring, ...(options.allowPlaintextReads ? { allowPlaintextReads: options.allowPlaintextReads } : {}) });
   const bucket = await freshBucket(plain);
   return { plain, encrypting, keyring, bucket };
 }

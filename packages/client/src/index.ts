@@ -34,6 +34,7 @@ export { connectionFailureCode } from './keyrings/connection-failure.js';
 export { unwrapFirst } from './keyrings/unwrap-first.js';
 export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';
+export type { PlaintextReadSelection } from './client/plaintext-reads.js';
 export { s3cryptInfo } from './client/object-info.js';
 export type { S3CryptObjectInfo } from './client/object-info.js';
 export { withS3Crypt } from './client/request-options.js';

@@ -121,7 +121,8 @@ describe('format version 2: the header is authenticated', () => {
     const stored = await putInMemory(keyring, pattern(100), SEGMENT, KEY, { callerContext: { tenant: 'acme' } });
     expect((await getInMemory(keyring, stored, undefined, KEY, { callerContext: { tenant: 'acme' } })).equals(pattern(100))).toBe(true);
     // raw-aes binds the context too, so its unwrap fails first; the header key would fail next.
-    for (const callerContext of [undefined, { tenant: 'other' }, { tenant: 'acme', extra: 'x' }]) {
+    const wrong: (Record<string, string> | undefined)[] = [undefined, { tenant: 'other' }, { tenant: 'acme', extra: 'x' }];
+    for (const callerContext of wrong) {
       expect(await failureCode(stored, callerContext ? { callerContext } : {})).toMatch(/^ERR_(KEY_UNWRAP_FAILED|HEADER_AUTH_FAILED)$/);
     }
   });

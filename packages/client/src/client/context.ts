@@ -4,6 +4,7 @@ import type { Keyring } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import type { ResolvedKeyPolicy } from './key-policy.js';
 import type { MultipartUploads } from './multipart-state.js';
+import type { PlaintextReadPolicy } from './plaintext-reads.js';
 
 /** What every command handler needs from the client. */
 export interface HandlerContext {
@@ -14,7 +15,8 @@ export interface HandlerContext {
   readonly signingKey?: KeyObject;
   readonly signerId?: Uint8Array;
   readonly segmentSize: number;
-  readonly allowPlaintextReads: boolean;
+  /** Which objects without an envelope may be read as plaintext (the caller's `allowPlaintextReads`). */
+  readonly plaintextReads: PlaintextReadPolicy;
   readonly uploads: MultipartUploads;
 }
 

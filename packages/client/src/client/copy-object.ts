@@ -1,14 +1,33 @@
-// CopyObject through the client: the data is copied server-side untouched; only the data key is
-// re-wrapped for the destination, because each wrapped key is bound to its object's bucket and key.
-import { CopyObjectCommand, HeadObjectCommand, type CopyObjectCommandInput, type CopyObjectCommandOutput } from '@aws-sdk/client-s3';
-import { NotEncryptedError } from '../errors.js';
+// CopyObject through the client. An encrypted source is authenticated in full first (every segment),
+// then copied server-side untouched, pinned to the verified ETag; only the data key is re-wrapped for
+// the destination, because each wrapped key is bound to its object's bucket and key. A plaintext
+// source inside the caller's selection is read and written back encrypted instead.
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  type CopyObjectCommandInput,
+  type CopyObjectCommandOutput,
+  type GetObjectCommandInput,
+  type GetObjectCommandOutput,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { DecryptionError } from '../errors.js';
 import { CURRENT_FORMAT_VERSION, FORMAT_VERSION_1 } from '../format/constants.js';
-import { findEnvelope, metadataWithEnvelope, parseEnvelope, withoutEnvelope } from '../format/envelope.js';
+import { findEnvelope, metadataWithEnvelope, withoutEnvelope } from '../format/envelope.js';
+import { objectIdentity } from '../format/identity.js';
 import { rewrappedEnvelope } from '../format/object.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
-import { objectName, requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
-import { unwrapDataKey, wrapDataKey } from './materials.js';
+import { requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
+import { uploadEncrypted } from './encrypted-upload.js';
+import { wrapDataKey } from './materials.js';
+import { s3cryptInfo, withObjectInfo } from './object-info.js';
+import { checkPlaintextRead } from './plaintext-reads.js';
+import { openObject, type PlaintextObject } from './read-object.js';
+import { discardBody } from './store-response.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { authenticateBody } from './verify-object.js';
 
 /** Parses `bucket/key[?versionId=…]` (URL-encoded, optional leading slash) as S3 accepts it. */
 export function parseCopySource(copySource: string): { bucket: string; key: string; versionId?: string } {
@@ -19,61 +38,139 @@ export function parseCopySource(copySource: string): { bucket: string; key: stri
   return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)), ...(versionId ? { versionId } : {}) };
 }
 
-export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<CopyObjectCommandOutput> {
+/** The GET that reads the copy source, with the caller's source conditions and SSE-C key. */
+function sourceRequest(input: CopyObjectCommandInput, source: ReturnType<typeof parseCopySource>): GetObjectCommandInput {
+  return {
+    Bucket: source.bucket,
+    Key: source.key,
+    VersionId: source.versionId,
+    IfMatch: input.CopySourceIfMatch,
+    IfNoneMatch: input.CopySourceIfNoneMatch,
+    IfModifiedSince: input.CopySourceIfModifiedSince,
+    IfUnmodifiedSince: input.CopySourceIfUnmodifiedSince,
+    SSECustomerAlgorithm: input.CopySourceSSECustomerAlgorithm,
+    SSECustomerKey: input.CopySourceSSECustomerKey,
+    SSECustomerKeyMD5: input.CopySourceSSECustomerKeyMD5,
+    RequestPayer: input.RequestPayer,
+    ExpectedBucketOwner: input.ExpectedSourceBucketOwner,
+  };
+}
+
+/** The source's system headers, which a copy keeps unless the caller replaces metadata. */
+function sourceHeaders(source: GetObjectCommandOutput) {
+  const { ContentType, ContentEncoding, ContentDisposition, ContentLanguage, CacheControl, Expires } = source;
+  return { ContentType, ContentEncoding, ContentDisposition, ContentLanguage, CacheControl, Expires };
+}
+
+export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandInput, options: SendOptions, s3crypt: S3CryptRequestOptions = {}): Promise<CopyObjectCommandOutput> {
   const bucket = requireString(input.Bucket, 'Bucket', 'CopyObject');
   const key = requireString(input.Key, 'Key', 'CopyObject');
   const source = parseCopySource(requireString(input.CopySource, 'CopySource', 'CopyObject'));
-  const head = await ctx.inner.send(
-    new HeadObjectCommand({
-      Bucket: source.bucket,
-      Key: source.key,
-      VersionId: source.versionId,
-      SSECustomerAlgorithm: input.CopySourceSSECustomerAlgorithm,
-      SSECustomerKey: input.CopySourceSSECustomerKey,
-      SSECustomerKeyMD5: input.CopySourceSSECustomerKeyMD5,
-      ExpectedBucketOwner: input.ExpectedSourceBucketOwner,
-    }),
-    options,
-  );
-  const envelopeValue = findEnvelope(head.Metadata);
-  if (envelopeValue === undefined) {
-    if (ctx.allowPlaintextReads) return ctx.inner.send(new CopyObjectCommand(input), options);
-    throw new NotEncryptedError(`${source.bucket}/${source.key} has no s3crypt envelope; refusing to copy it as if it were encrypted`);
-  }
-  const envelope = parseEnvelope(envelopeValue);
-  const sourceContext = objectEncryptionContext(source.bucket, source.key, envelope.version, request.sourceEncryptionContext ?? request.encryptionContext);
-  const signal = signalOf(options);
-  const { dataKey } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, sourceContext, objectName(source.bucket, source.key), signal);
+  const request = sourceRequest(input, source);
+  // The source is read with its own context and, if given, must be the object the caller expects.
+  const sourceContext = s3crypt.sourceEncryptionContext ?? s3crypt.encryptionContext;
+  const opened = await openObject(ctx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) });
+  if (!opened.encrypted) return copyPlaintext(ctx, input, request, opened, options, s3crypt);
   try {
-    // The copy keeps the data, so its version; a v1 copy stays v1 (its part keys are v1's).
+    // Nothing is written before every stored byte of the source has authenticated.
+    await authenticateBody(ctx, opened, options);
+    const verifiedETag = opened.response.ETag;
+    if (verifiedETag === undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store did not report the ETag of ${source.bucket}/${source.key}`);
+    // The copy keeps the data, so its format version: a v1 copy stays v1 (and cannot carry a caller context).
     const destinationContext =
-      envelope.version === FORMAT_VERSION_1 ? objectEncryptionContext(bucket, key, FORMAT_VERSION_1) : objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
-    const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, dataKey, signal);
+      opened.envelope.version === FORMAT_VERSION_1 ? objectEncryptionContext(bucket, key, FORMAT_VERSION_1) : objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, s3crypt.encryptionContext);
+    const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, opened.dataKey, signalOf(options));
+    const envelope = rewrappedEnvelope(opened.dataKey, opened.envelope, encryptedDataKeys, destinationContext);
     const replace = input.MetadataDirective === 'REPLACE';
-    const Metadata = metadataWithEnvelope(replace ? input.Metadata : withoutEnvelope(head.Metadata), rewrappedEnvelope(dataKey, envelope, encryptedDataKeys, destinationContext));
+    const Metadata = metadataWithEnvelope(replace ? input.Metadata : withoutEnvelope(opened.response.Metadata), envelope);
     // The envelope must change, so S3 has to REPLACE metadata; carry the source's headers over unless the caller replaced them.
-    const sourceHeaders = replace
-      ? {}
-      : {
-          ContentType: head.ContentType,
-          ContentEncoding: head.ContentEncoding,
-          ContentDisposition: head.ContentDisposition,
-          ContentLanguage: head.ContentLanguage,
-          CacheControl: head.CacheControl,
-          Expires: head.Expires,
-        };
-    return await ctx.inner.send(
+    const output = await ctx.inner.send(
       new CopyObjectCommand({
-        ...sourceHeaders,
+        ...(replace ? {} : sourceHeaders(opened.response)),
         ...input,
         MetadataDirective: 'REPLACE',
         Metadata,
-        // Copy exactly the version whose key we re-wrapped.
-        CopySourceIfMatch: input.CopySourceIfMatch ?? head.ETag,
+        // Copy exactly the version that was verified (and whose key was re-wrapped).
+        CopySourceIfMatch: verifiedETag,
       }),
       options,
     );
+    return withObjectInfo(output, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, opened.trailerTag, destinationContext) });
   } finally {
-    dataKey.fill(0);
+    opened.dataKey.fill(0);
+  }
+}
+
+const COPY_ONLY_FIELDS = [
+  'CopySource',
+  'CopySourceIfMatch',
+  'CopySourceIfNoneMatch',
+  'CopySourceIfModifiedSince',
+  'CopySourceIfUnmodifiedSince',
+  'CopySourceSSECustomerAlgorithm',
+  'CopySourceSSECustomerKey',
+  'CopySourceSSECustomerKeyMD5',
+  'ExpectedSourceBucketOwner',
+  'MetadataDirective',
+  'TaggingDirective',
+] as const;
+
+/** The CopyObject fields that describe the destination, as a PutObject takes them. */
+function destinationFields(input: CopyObjectCommandInput): Omit<PutObjectCommandInput, 'Body' | 'ContentLength'> {
+  const fields = { ...input } as Record<string, unknown>;
+  for (const name of COPY_ONLY_FIELDS) delete fields[name];
+  return fields as Omit<PutObjectCommandInput, 'Body' | 'ContentLength'>;
+}
+
+/** The source's tags as a Tagging header, when a copy keeps them (TaggingDirective COPY, the default). */
+async function sourceTagging(ctx: HandlerContext, input: CopyObjectCommandInput, request: GetObjectCommandInput, response: GetObjectCommandOutput, options: SendOptions) {
+  if (input.TaggingDirective === 'REPLACE') return input.Tagging;
+  if (!response.TagCount) return undefined;
+  const { Bucket, Key, VersionId, ExpectedBucketOwner, RequestPayer } = request;
+  const { TagSet = [] } = await ctx.inner.send(new GetObjectTaggingCommand({ Bucket, Key, VersionId: response.VersionId ?? VersionId, ExpectedBucketOwner, RequestPayer }), options);
+  return new URLSearchParams(TagSet.map(({ Key: name = '', Value = '' }) => [name, Value])).toString();
+}
+
+/**
+ * A source without an envelope, inside the caller's plaintext selection: the copy is written
+ * encrypted, streamed from a GET of the checked version through the client's own upload path.
+ */
+async function copyPlaintext(
+  ctx: HandlerContext,
+  input: CopyObjectCommandInput,
+  request: GetObjectCommandInput,
+  plain: PlaintextObject,
+  options: SendOptions,
+  s3crypt: S3CryptRequestOptions,
+): Promise<CopyObjectCommandOutput> {
+  const response = await ctx.inner.send(new GetObjectCommand({ ...request, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
+  try {
+    if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
+    checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), response.Metadata);
+    const length = response.ContentLength;
+    if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
+      throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store did not report the length of ${request.Bucket}/${request.Key}`);
+    }
+    const replace = input.MetadataDirective === 'REPLACE';
+    const Tagging = await sourceTagging(ctx, input, request, response, options);
+    const destination = destinationFields(input);
+    const written = await uploadEncrypted(
+      ctx,
+      { ...(replace ? {} : sourceHeaders(response)), ...destination, Metadata: replace ? input.Metadata : response.Metadata, Tagging },
+      response.Body as Readable,
+      length,
+      options,
+      s3crypt,
+    );
+    const { ETag, VersionId, Expiration, ServerSideEncryption, SSEKMSKeyId, BucketKeyEnabled, RequestCharged, $metadata } = written;
+    const output: CopyObjectCommandOutput = {
+      CopyObjectResult: { ETag },
+      ...{ VersionId, CopySourceVersionId: response.VersionId, Expiration, ServerSideEncryption, SSEKMSKeyId, BucketKeyEnabled, RequestCharged },
+      $metadata,
+    };
+    const info = s3cryptInfo(written);
+    return info ? withObjectInfo(output, info) : output;
+  } finally {
+    discardBody(response);
   }
 }

@@ -12,6 +12,7 @@ import { headObject } from './head-object.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { MultipartUploads } from './multipart-state.js';
 import { operationName } from './operation.js';
+import { plaintextReadPolicy, type PlaintextReadSelection } from './plaintext-reads.js';
 import { putObject } from './put-object.js';
 
 /**
@@ -38,10 +39,14 @@ export interface EncryptingS3ClientOptions {
    */
   readonly signingKey?: KeyObject;
   /**
-   * Read objects that carry no s3crypt envelope as plaintext instead of failing with
-   * `ERR_NOT_ENCRYPTED`. For migrations only: such objects are not authenticated.
+   * The objects that may be read as plaintext when they carry no s3crypt envelope: buckets, each
+   * optionally narrowed to a key prefix (no prefix = the whole bucket), or a `(bucket, key) => boolean`.
+   * Any other object without an envelope fails with `ERR_NOT_ENCRYPTED`. For migrations only: such
+   * objects are not authenticated; outputs of plaintext reads carry `S3Crypt: { encrypted: false }`,
+   * and CopyObject of such an object writes an encrypted copy. The boolean form was removed: `true`
+   * is refused with a TypeError.
    */
-  readonly allowPlaintextReads?: boolean;
+  readonly allowPlaintextReads?: PlaintextReadSelection;
 }
 
 interface SendableCommand {
@@ -105,7 +110,7 @@ export class EncryptingS3Client {
       policy: new ResolvedKeyPolicy(options.keyPolicy, options.keyring),
       ...(options.signingKey ? { signingKey: options.signingKey, signerId: signerIdOf(options.signingKey) } : {}),
       segmentSize,
-      allowPlaintextReads: options.allowPlaintextReads === true,
+      plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       uploads: new MultipartUploads(),
     };
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.

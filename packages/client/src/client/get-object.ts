@@ -1,15 +1,18 @@
 import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { Readable, pipeline } from 'node:stream';
-import { withoutEnvelope } from '../format/envelope.js';
+import { DecryptionError } from '../errors.js';
+import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
-import { openObject, type OpenedObject } from './read-object.js';
 import { withObjectInfo } from './object-info.js';
+import { checkPlaintextRead } from './plaintext-reads.js';
+import { openObject, type OpenedObject, type PlaintextObject } from './read-object.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { discardBody, exactly, expectRange } from './store-response.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
@@ -22,10 +25,16 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-/** Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version. */
+/** Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version, exactly those bytes. */
 async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
-  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${Math.min(end, opened.tailOffset) - 1}` }), options);
-  return response.Body as Readable;
+  const stop = Math.min(end, opened.tailOffset);
+  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options);
+  const what = `${opened.sameVersion.Bucket}/${opened.sameVersion.Key}`;
+  expectRange(response, start, stop, opened.layout.totalLength, what);
+  const limited = exactly(stop - start, what);
+  // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
+  pipeline(response.Body as Readable, limited, () => undefined);
+  return limited;
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
@@ -36,14 +45,15 @@ function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): Pla
   return { start: 0, end: length, whole: true };
 }
 
-export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
-  const opened = await openObject(ctx, input, options, request);
-  if (!opened) return ctx.inner.send(new GetObjectCommand(input), options);
+/**
+ * The verified plaintext of `range` of an opened object, as a stream; every segment's tag is checked
+ * before its bytes are released. Part keys are zeroed when the stream closes; `opened.dataKey` is the
+ * caller's to zero.
+ */
+export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject, range: PlainRange, options: SendOptions): Promise<Readable> {
   const partKeys = new Map<number, Buffer>();
-  let body: Readable;
-  let range: PlainRange;
+  const zeroPartKeys = () => partKeys.forEach((key) => key.fill(0));
   try {
-    range = requestedRange(input, opened);
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!));
     const keyForPart = (index: number) => partKeys.get(index)!;
@@ -53,31 +63,57 @@ export async function getObject(ctx: HandlerContext, input: GetObjectCommandInpu
       const opener = new SegmentOpener(plan.segments(), keyForPart);
       const plaintext = opener.push(opened.tail.subarray(plan.cipherStart - opened.tailOffset, plan.cipherEnd - opened.tailOffset));
       opener.end();
-      partKeys.forEach((key) => key.fill(0));
-      body = Readable.from(plaintext);
-    } else {
-      // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
-      const source = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
-      const fromTail = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
-      const opener = openSegmentsTransform(plan.segments(), keyForPart, () => partKeys.forEach((key) => key.fill(0)), fromTail);
-      // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
-      body = opener;
-      pipeline(source, opener, () => undefined);
+      zeroPartKeys();
+      return Readable.from(plaintext);
     }
+    // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
+    const source = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+    const fromTail = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
+    const opener = openSegmentsTransform(plan.segments(), keyForPart, zeroPartKeys, fromTail);
+    pipeline(source, opener, () => undefined);
+    return opener;
   } catch (error) {
-    partKeys.forEach((key) => key.fill(0));
+    zeroPartKeys();
     throw error;
+  }
+}
+
+/**
+ * An object without an envelope, inside the caller's plaintext selection: the caller's own request,
+ * pinned to the version whose metadata was checked, and that response's metadata checked again.
+ */
+async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, plain: PlaintextObject, options: SendOptions): Promise<GetObjectCommandOutput> {
+  const response = await ctx.inner.send(new GetObjectCommand({ ...input, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
+  try {
+    if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
+    checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), response.Metadata);
+  } catch (error) {
+    discardBody(response);
+    throw error;
+  }
+  return withObjectInfo(response, { encrypted: false });
+}
+
+export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
+  const opened = await openObject(ctx, input, options, request);
+  if (!opened.encrypted) return getPlaintext(ctx, input, opened, options);
+  let body: Readable;
+  let range: PlainRange;
+  try {
+    range = requestedRange(input, opened);
+    body = await plaintextStream(ctx, opened, range, options);
   } finally {
     opened.dataKey.fill(0);
   }
   const length = range.end - range.start;
   const partial = !range.whole;
-  return withObjectInfo({
+  const output: GetObjectCommandOutput = {
     ...plaintextView(opened.response),
     ContentLength: length,
     ...(partial ? { ContentRange: `bytes ${range.start}-${range.end - 1}/${opened.layout.plaintextLength}` } : {}),
     ...(input.PartNumber !== undefined ? { PartsCount: opened.layout.parts.length } : {}),
     Body: sdkStreamMixin(body),
     $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
-  }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
+  };
+  return withObjectInfo(output, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
 }

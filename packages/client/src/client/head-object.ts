@@ -3,8 +3,9 @@ import { NotEncryptedError } from '../errors.js';
 import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
-import { notEncrypted, objectSelector, openObject } from './read-object.js';
 import { withObjectInfo } from './object-info.js';
+import { checkPlaintextRead } from './plaintext-reads.js';
+import { objectSelector, openObject } from './read-object.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 
 /**
@@ -17,11 +18,11 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
   }
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
   if (findEnvelope(head.Metadata) === undefined) {
-    if (ctx.allowPlaintextReads) return head;
-    throw notEncrypted(String(input.Bucket), String(input.Key));
+    checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata);
+    return withObjectInfo(head, { encrypted: false });
   }
   const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request);
-  if (!opened) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
+  if (!opened.encrypted) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
   opened.dataKey.fill(0);
   return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
 }

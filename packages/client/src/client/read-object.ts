@@ -1,8 +1,8 @@
 // Opening a stored object for reading: one ranged GET of its tail brings the metadata (envelope) and
 // the trailer, and for small objects the whole object. The data key is unwrapped, its commitment and
 // the trailer are authenticated, and the stored length is checked, all before any body byte is used.
-import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput, type HeadObjectCommandInput } from '@aws-sdk/client-s3';
-import { DecryptionError, KeyPolicyError, NotEncryptedError, ObjectIdentityError } from '../errors.js';
+import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput, type HeadObjectCommandInput } from '@aws-sdk/client-s3';
+import { DecryptionError, KeyPolicyError, ObjectIdentityError } from '../errors.js';
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, parseEnvelope, type Envelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
@@ -12,6 +12,8 @@ import { objectEncryptionContext, type EncryptionContext } from '../keyrings/key
 import { objectName, requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
 import { unwrapDataKey } from './materials.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { checkPlaintextRead } from './plaintext-reads.js';
+import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
 
 /**
  * Bytes fetched from the end of every object on first read: the whole of any small object in one
@@ -19,18 +21,16 @@ import type { S3CryptRequestOptions } from './request-options.js';
  */
 export const TAIL_FETCH_LENGTH = 256 * 1024;
 
-/** The refusal of an object that carries no envelope, when plaintext reads are not allowed. */
-export function notEncrypted(bucket: string, key: string): NotEncryptedError {
-  return new NotEncryptedError(`${bucket}/${key} has no s3crypt envelope; it was not written by s3crypt (set allowPlaintextReads to read such objects)`);
-}
-
 export interface OpenedObject {
-  /** The tail response: status, headers and metadata of the stored object. */
+  readonly encrypted: true;
+  /** The tail response: status, headers and metadata of the stored object. Its body has been read. */
   readonly response: GetObjectCommandOutput;
   readonly envelope: Envelope;
   readonly layout: ObjectLayout;
   /** The authenticated object identity (docs/FORMAT.md §9.7). */
   readonly objectId: string;
+  /** The authenticated trailer's tag (an identity input for copies). */
+  readonly trailerTag: Uint8Array;
   /** The last stored bytes, from `tailOffset` to the end. */
   readonly tail: Buffer;
   readonly tailOffset: number;
@@ -40,23 +40,44 @@ export interface OpenedObject {
   readonly sameVersion: GetObjectCommandInput;
 }
 
+/** An object without an envelope that the caller's selection allows to be read as plaintext. */
+export interface PlaintextObject {
+  readonly encrypted: false;
+  /** The ETag of the response whose metadata was checked: pin later requests to it. */
+  readonly etag: string | undefined;
+}
+
 /** Fields of a GET or HEAD that select the object and its encryption, not the bytes. */
 export function objectSelector(input: GetObjectCommandInput | HeadObjectCommandInput): GetObjectCommandInput {
   const { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner } = input;
   return { Bucket, Key, VersionId, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5, RequestPayer, ExpectedBucketOwner };
 }
 
-function storedLength(response: GetObjectCommandOutput): number {
-  const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
-  const length = total !== undefined ? Number(total) : response.ContentLength;
-  if (length === undefined || !Number.isSafeInteger(length)) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the object length');
-  return length;
+function tailRequest(request: GetObjectCommandInput, length: number): GetObjectCommand {
+  return new GetObjectCommand({ ...request, Range: `bytes=-${length}` });
 }
 
-async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, length: number, options: SendOptions) {
-  const response = await ctx.inner.send(new GetObjectCommand({ ...request, Range: `bytes=-${length}` }), options);
-  const bytes = response.Body ? Buffer.from(await response.Body.transformToByteArray()) : Buffer.alloc(0);
-  return { response, bytes };
+async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, length: number, options: SendOptions, what: string) {
+  const response = await ctx.inner.send(tailRequest(request, length), options);
+  const expected = expectSuffix(response, length, what);
+  return { ...expected, bytes: await readExactly(response, expected.length, what) };
+}
+
+function isUnsatisfiable(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'InvalidRange' || (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 416;
+}
+
+/**
+ * A suffix range of an empty object is unsatisfiable (416), and s3crypt never stores empty objects:
+ * such an answer is either an empty plaintext object or an encrypted one whose body was cut off. Only
+ * the object's metadata tells which, so HEAD the same version.
+ */
+async function openUnsatisfiable(ctx: HandlerContext, request: GetObjectCommandInput, options: SendOptions): Promise<PlaintextObject> {
+  const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = request;
+  const head = await ctx.inner.send(new HeadObjectCommand({ ...objectSelector(request), IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince }), options);
+  if (findEnvelope(head.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
+  checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), head.Metadata);
+  return { encrypted: false, etag: head.ETag };
 }
 
 /** The context a reader expects the object to be bound to. Format 1 cannot bind a caller context. */
@@ -69,17 +90,19 @@ function readerContext(envelope: Envelope, bucket: string, key: string, request:
 }
 
 /**
- * Opens an encrypted object, or returns `undefined` for an object without an envelope when the client
- * allows plaintext reads. `input` carries the caller's conditions (If-Match, VersionId, SSE-C).
+ * Opens an encrypted object, or returns a {@link PlaintextObject} for an object without an envelope
+ * that the caller's plaintext selection allows. `input` carries the caller's conditions (If-Match,
+ * VersionId, SSE-C).
  */
 export async function openObject(
   ctx: HandlerContext,
   input: GetObjectCommandInput,
   options: SendOptions,
   request: S3CryptRequestOptions = {},
-): Promise<OpenedObject | undefined> {
+): Promise<OpenedObject | PlaintextObject> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
+  const what = `${bucket}/${key}`;
   // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
   const { ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires } = input;
@@ -88,22 +111,33 @@ export async function openObject(
     ...{ IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince },
     ...{ ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires },
   };
-  const first = await fetchTail(ctx, firstRequest, TAIL_FETCH_LENGTH, options).catch(
-    (error: unknown) => {
-      // A suffix range of an empty object is unsatisfiable; s3crypt never stores empty objects.
-      if ((error as Error).name === 'InvalidRange') return undefined;
-      throw error;
-    },
-  );
-  const envelopeValue = findEnvelope(first?.response.Metadata);
-  if (!first || envelopeValue === undefined) {
-    if (ctx.allowPlaintextReads) return undefined;
-    throw notEncrypted(bucket, key);
+  let response: GetObjectCommandOutput;
+  try {
+    response = await ctx.inner.send(tailRequest(firstRequest, TAIL_FETCH_LENGTH), options);
+  } catch (error) {
+    if (isUnsatisfiable(error)) return openUnsatisfiable(ctx, firstRequest, options);
+    throw error;
   }
-  const envelope = parseEnvelope(envelopeValue);
-  const total = storedLength(first.response);
+  // Metadata first: an object that may not be read is not read at all.
+  const envelopeValue = findEnvelope(response.Metadata);
+  if (envelopeValue === undefined) {
+    discardBody(response);
+    checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata);
+    return { encrypted: false, etag: response.ETag };
+  }
+  let envelope: Envelope;
+  let first: ResponseBytes & { bytes: Buffer };
+  try {
+    envelope = parseEnvelope(envelopeValue);
+    const expected = expectSuffix(response, TAIL_FETCH_LENGTH, what);
+    first = { ...expected, bytes: await readExactly(response, expected.length, what) };
+  } catch (error) {
+    discardBody(response);
+    throw error;
+  }
+  const total = first.total;
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
-  const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: first.response.ETag }) };
+  const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
 
   const name = objectName(bucket, key);
   const context = readerContext(envelope, bucket, key, request, name);
@@ -112,14 +146,18 @@ export async function openObject(
     let tail = first.bytes;
     const trailerLength = trailerLengthFromTail(tail, envelope);
     if (trailerLength > total) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
-    if (trailerLength > tail.length) tail = (await fetchTail(ctx, sameVersion, trailerLength, options)).bytes;
+    if (trailerLength > tail.length) {
+      const more = await fetchTail(ctx, sameVersion, trailerLength, options, what);
+      if (more.total !== total) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store reported two different lengths for ${what}`);
+      tail = more.bytes;
+    }
     const { layout, trailer } = readLayout(dataKey, envelope, tail.subarray(tail.length - trailerLength), total);
     ctx.policy.checkSignature(envelope, trailer, name);
     const objectId = objectIdentity(envelope, trailer.tag, context);
     if (request.expectedObjectId !== undefined && request.expectedObjectId !== objectId) {
       throw new ObjectIdentityError(`${name} is not the object the caller expected: the store served another version or another write`);
     }
-    return { response: first.response, envelope, layout, objectId, tail, tailOffset: total - tail.length, dataKey, sameVersion };
+    return { encrypted: true, response, envelope, layout, objectId, trailerTag: trailer.tag, tail, tailOffset: total - tail.length, dataKey, sameVersion };
   } catch (error) {
     dataKey.fill(0);
     throw error;
