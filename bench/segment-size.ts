@@ -3,7 +3,8 @@
 // at each size, against raw node:crypto AES-256-GCM doing the same work, and the cost of small ranged
 // reads is computed from the read planner. Not a test: it asserts nothing and never runs in CI.
 // Prints two Markdown tables, then the same figures as one line of JSON.
-// BENCH_RUNS (default 7) sets how many interleaved runs each median is taken over.
+// BENCH_RUNS (default 7) sets how many interleaved runs each median is taken over; run with
+// --expose-gc so each measurement starts with the previous one's garbage collected.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
@@ -28,7 +29,12 @@ interface Sample {
   cpuMs: number;
 }
 
+/** Set with --expose-gc (the npm script does). */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
 async function measure(fn: () => unknown): Promise<Sample> {
+  // The previous variant's garbage is collected now, so its GC time is not billed to this one.
+  collectGarbage?.();
   const cpu = process.cpuUsage();
   const start = performance.now();
   await fn();
@@ -210,6 +216,8 @@ const results = underTest.map((size) => {
     openCpuSecondsPerGiB: cpuSecondsPerGiB('openOurs'),
     openOneCipherCpuSecondsPerGiB: cpuSecondsPerGiB('openOneCipher'),
     rangedReads: rangedReads(size),
+    /** Every run's wall time per variant, so the spread behind each median stays visible. */
+    samplesMs: Object.fromEntries(measures.map((name) => [name, size.samples[name].map((sample) => Math.round(sample.ms))])),
   };
 });
 
