@@ -2,7 +2,7 @@ import { constants, createPrivateKey, createPublicKey, hkdfSync, privateDecrypt,
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
 import { unwrapFirst } from './unwrap-first.js';
-import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type Keyring } from './keyring.js';
+import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type KekMatcher, type Keyring } from './keyring.js';
 
 const PROVIDER_ID = 'raw-rsa';
 const BINDING_LENGTH = 32;
@@ -59,7 +59,13 @@ export class RsaKeyring implements Keyring {
     return this.#privateKey !== undefined;
   }
 
+  /** The one key pair this keyring unwraps with: `raw-rsa` / `keyName`, a public-key KEK. */
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: PROVIDER_ID, keyId: this.keyName, publicKey: true }];
+  }
+
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    request.signal?.throwIfAborted();
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const wrapped = publicEncrypt({ key: this.#publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, dataKey);
     const ciphertext = Buffer.concat([wrapped, contextBinding(dataKey, serializeContext(request.context))]);
@@ -67,6 +73,7 @@ export class RsaKeyring implements Keyring {
   }
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    request.signal?.throwIfAborted();
     const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === PROVIDER_ID && edk.keyId === this.keyName);
     if (mine.length === 0) return undefined;
     if (!this.#privateKey) {
@@ -78,6 +85,7 @@ export class RsaKeyring implements Keyring {
       mine,
       async (edk) => unwrapWithPrivateKey(privateKey, edk.ciphertext, context),
       () => new KeyringError('ERR_KEY_UNWRAP_FAILED', `RSA key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`),
+      request.signal,
     );
   }
 }
