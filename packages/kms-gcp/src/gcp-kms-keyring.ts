@@ -14,7 +14,7 @@ import {
   unwrapFirst,
   withDeadline,
 } from '@s3crypt/client';
-import { mapGcpError } from './lib/errors.js';
+import { gcpTimeoutError, mapGcpError } from './lib/errors.js';
 
 /**
  * The `providerId` this keyring writes into every encrypted data key.
@@ -79,8 +79,8 @@ export interface GcpKmsKeyringOptions {
   /** Defaults to `new KeyManagementServiceClient()` (Application Default Credentials). */
   readonly client?: GcpKmsClient | KeyManagementServiceClient;
   /**
-   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds, retries included; also the
-   * gRPC deadline of each Cloud KMS call. When it runs out the keyring rejects with
+   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds, retries included: each Cloud
+   * KMS call gets the time left as its gRPC deadline. When it runs out the keyring rejects with
    * `ERR_KMS_UNAVAILABLE`. Default {@link GCP_KMS_DEFAULT_TIMEOUT_MS} (30 s).
    */
   readonly timeoutMs?: number;
@@ -95,6 +95,7 @@ export interface GcpKmsKeyringOptions {
  * ```
  */
 export const GCP_KMS_DEFAULT_TIMEOUT_MS = 30_000;
+
 
 /**
  * Wraps s3crypt data keys with a Google Cloud KMS symmetric CryptoKey.
@@ -149,12 +150,12 @@ export class GcpKmsKeyring implements Keyring {
       {
         signal: request.signal,
         timeoutMs: this.#timeout,
-        onTimeout: (cause) => this.#timedOut(this.keyName, 'encrypt', cause),
+        onTimeout: (cause) => gcpTimeoutError(cause, this.keyName, 'encrypt'),
         discard: (late) => {
           if (request.dataKey === undefined) late.dataKey.fill(0);
         },
       },
-      () => this.#encrypt(request),
+      () => this.#encrypt(request, this.#deadline()),
     );
   }
 
@@ -164,18 +165,30 @@ export class GcpKmsKeyring implements Keyring {
     );
     if (own.length === 0) return undefined;
     return withDeadline(
-      { signal: request.signal, timeoutMs: this.#timeout, onTimeout: (cause) => this.#timedOut(this.keyName, 'decrypt', cause), discard: (late) => late?.fill(0) },
-      (signal) =>
-        unwrapFirst(
+      {
+        signal: request.signal,
+        timeoutMs: this.#timeout,
+        onTimeout: (cause) => gcpTimeoutError(cause, this.keyName, 'decrypt'),
+        discard: (late) => late?.fill(0),
+      },
+      (signal) => {
+        const deadline = this.#deadline();
+        return unwrapFirst(
           own,
-          (edk) => this.#decrypt(edk, request),
+          (edk) => this.#decrypt(edk, request, deadline),
           (error, edk) => mapGcpError(error, edk.keyId, 'decrypt'),
           signal,
-        ),
+        );
+      },
     );
   }
 
-  async #encrypt(request: EncryptRequest): Promise<EncryptResult> {
+  /** When an operation starting now must be over, as a `performance.now()` time. */
+  #deadline(): number {
+    return performance.now() + this.#timeout;
+  }
+
+  async #encrypt(request: EncryptRequest, deadline: number): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const aad = serializeContext(request.context);
     try {
@@ -187,7 +200,7 @@ export class GcpKmsKeyring implements Keyring {
           plaintextCrc32c: { value: crc32c(dataKey) },
           additionalAuthenticatedDataCrc32c: { value: crc32c(aad) },
         },
-        { timeout: this.#timeout },
+        { timeout: timeLeft(deadline) },
       );
       const ciphertext = toBytes(response.ciphertext);
       if (!response.verifiedPlaintextCrc32c || !response.verifiedAdditionalAuthenticatedDataCrc32c) {
@@ -209,7 +222,7 @@ export class GcpKmsKeyring implements Keyring {
   }
 
 
-  async #decrypt(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {
+  async #decrypt(edk: EncryptedDataKey, request: DecryptRequest, deadline: number): Promise<Uint8Array> {
     const aad = serializeContext(request.context);
     const [response] = await this.#client().decrypt(
       {
@@ -219,7 +232,7 @@ export class GcpKmsKeyring implements Keyring {
         ciphertextCrc32c: { value: crc32c(edk.ciphertext) },
         additionalAuthenticatedDataCrc32c: { value: crc32c(aad) },
       },
-      { timeout: this.#timeout },
+      { timeout: timeLeft(deadline) },
     );
     const plaintext = toBytes(response.plaintext);
     if (!plaintext || !crcMatches(plaintext, response.plaintextCrc32c?.value)) {
@@ -232,10 +245,11 @@ export class GcpKmsKeyring implements Keyring {
     }
     return plaintext;
   }
+}
 
-  #timedOut(keyId: string, operation: string, cause: unknown): KmsError {
-    return new KmsError('ERR_KMS_UNAVAILABLE', keyId, `Cloud KMS did not answer within ${this.#timeout} ms (Cloud KMS key ${keyId}, ${operation})`, { cause });
-  }
+/** Milliseconds until `deadline` (a `performance.now()` time), at least 1: a gRPC call's deadline. */
+function timeLeft(deadline: number): number {
+  return Math.max(1, Math.ceil(deadline - performance.now()));
 }
 
 const KEY_NAME = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;
