@@ -159,9 +159,9 @@ describe('EncryptingS3Client with VaultTransitKeyring on MinIO', () => {
     const client = new EncryptingS3Client({ client: plain, keyring });
     const bucket = await freshBucket(plain, 'vault');
     await expectS3RoundTrips(client, plain, bucket);
-    // Only this Transit key opens it: a client holding another key finds no key of its own.
+    // Only this Transit key opens it: a client holding another key refuses it before any Vault call.
     const other = new EncryptingS3Client({ client: plain, keyring: (await freshKey()).keyring });
-    await expect(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'round-trip/put' }))).rejects.toMatchObject({ code: 'ERR_NO_MATCHING_KEY' });
+    await expect(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'round-trip/put' }))).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ALLOWED' });
   });
 
   it('a soft-deleted key makes GetObject reject with a KmsError naming the key, and PutObject store nothing', async () => {

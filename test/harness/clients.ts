@@ -1,15 +1,25 @@
 // Shared setup for integration tests: a plain S3 client on the test MinIO, and an EncryptingS3Client
 // over it with a local raw AES key.
 import { GetObjectCommand, type GetObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { EncryptingS3Client, RawAesKeyring, type Keyring, type PlaintextReadSelection } from '@s3crypt/client';
 import { freshBucket, s3Client } from './minio.js';
 
-export async function testClients(options: { keyring?: Keyring; allowPlaintextReads?: PlaintextReadSelection } = {}) {
+/**
+ * `signed`: the client signs what it writes and pins its own signing key, as a deployment using
+ * public-key (RSA) wrapping must for its objects to be accepted.
+ */
+export async function testClients(options: { keyring?: Keyring; allowPlaintextReads?: PlaintextReadSelection; signed?: boolean } = {}) {
   const plain = s3Client(inject('s3'));
   const keyring = options.keyring ?? new RawAesKeyring({ keyName: 'test-key', masterKey: randomBytes(32) });
-  const encrypting = new EncryptingS3Client({ client: plain, keyring, ...(options.allowPlaintextReads ? { allowPlaintextReads: options.allowPlaintextReads } : {}) });
+  const signer = options.signed ? generateKeyPairSync('ec', { namedCurve: 'P-384' }) : undefined;
+  const encrypting = new EncryptingS3Client({
+    client: plain,
+    keyring,
+    ...(options.allowPlaintextReads ? { allowPlaintextReads: options.allowPlaintextReads } : {}),
+    ...(signer ? { signingKey: signer.privateKey, keyPolicy: { verificationKeys: [signer.publicKey] } } : {}),
+  });
   const bucket = await freshBucket(plain);
   return { plain, encrypting, keyring, bucket };
 }

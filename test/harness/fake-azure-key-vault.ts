@@ -49,7 +49,7 @@ class HttpError extends Error {
 }
 
 /** Creates a self-signed certificate for 127.0.0.1 in a temp folder. */
-function selfSignedCertificate(): { key: string; cert: string } {
+export function selfSignedCertificate(): { key: string; cert: string } {
   const dir = tempDir('azure-kv-cert');
   try {
     execFileSync('openssl', [

@@ -32,6 +32,8 @@ export type { MultiKeyringOptions } from './keyrings/multi.js';
 export { serializeContext } from './keyrings/context.js';
 export { connectionFailureCode } from './keyrings/connection-failure.js';
 export { unwrapFirst } from './keyrings/unwrap-first.js';
+export { withDeadline } from './keyrings/deadline.js';
+export type { DeadlineOptions } from './keyrings/deadline.js';
 export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';
 export type { PlaintextReadSelection } from './client/plaintext-reads.js';

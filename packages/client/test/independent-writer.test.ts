@@ -176,12 +176,12 @@ describe('forgery with an RSA public key', () => {
     });
 
     // The raw-aes decoy is a trusted, non-public KEK, so the policy lets it through and drops the
-    // RSA EDK; the read then fails on the decoy. Refused, but under the decoy's code, not ERR_UNSIGNED_OBJECT.
-    it('through the MultiKeyring: refused with the decoy unwrap failure, and the RSA private key is never used', async () => {
+    // RSA EDK; the decoy then fails to unwrap, and the refusal names the real reason (the decoy's failure is its cause).
+    it('through the MultiKeyring: refused as unsigned despite the decoy, and the RSA private key is never used', async () => {
       const rsaKeyring = rsaReader();
       const unwrap = vi.spyOn(rsaKeyring, 'onDecrypt');
       const keyring = new MultiKeyring({ generator: aesReader(), children: [rsaKeyring] });
-      expect(await codeOf(read(keyring, forge({ decoys: decoys() })))).toBe('ERR_KEY_UNWRAP_FAILED');
+      expect(await codeOf(read(keyring, forge({ decoys: decoys() })))).toBe('ERR_UNSIGNED_OBJECT');
       expect(rsaEdksOffered(unwrap)).toEqual([]);
     });
   });

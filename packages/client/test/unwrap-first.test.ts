@@ -22,3 +22,18 @@ describe('unwrapFirst', () => {
     await expect(unwrapFirst([], async () => new Uint8Array(32), () => new Error('x'))).resolves.toBeUndefined();
   });
 });
+
+describe('unwrapFirst with a signal', () => {
+  it('stops trying once the signal is aborted and rejects with its reason, not the failure', async () => {
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const tried: string[] = [];
+    const unwrap = async (e: { keyId: string }) => {
+      tried.push(e.keyId);
+      controller.abort(reason);
+      throw new Error('aborted request');
+    };
+    await expect(unwrapFirst([edk('a'), edk('b')], unwrap, (error) => error as Error, controller.signal)).rejects.toBe(reason);
+    expect(tried).toEqual(['a']);
+  });
+});

@@ -16,8 +16,10 @@ import {
   type EncryptionContext,
   type EncryptRequest,
   type EncryptResult,
+  type KekMatcher,
   type Keyring,
   unwrapFirst,
+  withDeadline,
 } from '@s3crypt/client';
 import { classifyKmsFailure, toKmsError } from './lib/errors.js';
 
@@ -32,8 +34,9 @@ import { classifyKmsFailure, toKmsError } from './lib/errors.js';
 export const AWS_KMS_PROVIDER_ID = 'aws-kms';
 
 /**
- * The part of a KMS client the keyring uses: `send` of GenerateDataKey, Encrypt and Decrypt.
- * `KMSClient` from `@aws-sdk/client-kms` fits, and so does any test double or wrapper.
+ * The part of a KMS client the keyring uses: `send` of GenerateDataKey, Encrypt and Decrypt, with the
+ * SDK's `abortSignal` option. `KMSClient` from `@aws-sdk/client-kms` fits, and so does any test
+ * double or wrapper (one that ignores `abortSignal` still gets abandoned on abort or timeout).
  *
  * @example
  * ```ts
@@ -41,10 +44,32 @@ export const AWS_KMS_PROVIDER_ID = 'aws-kms';
  * ```
  */
 export interface AwsKmsClientLike {
-  send(command: GenerateDataKeyCommand): Promise<GenerateDataKeyCommandOutput>;
-  send(command: EncryptCommand): Promise<EncryptCommandOutput>;
-  send(command: DecryptCommand): Promise<DecryptCommandOutput>;
+  send(command: GenerateDataKeyCommand, options?: AwsKmsSendOptions): Promise<GenerateDataKeyCommandOutput>;
+  send(command: EncryptCommand, options?: AwsKmsSendOptions): Promise<EncryptCommandOutput>;
+  send(command: DecryptCommand, options?: AwsKmsSendOptions): Promise<DecryptCommandOutput>;
 }
+
+/**
+ * The options the keyring passes to {@link AwsKmsClientLike.send}: the SDK's `abortSignal`.
+ *
+ * @example
+ * ```ts
+ * await client.send(command, { abortSignal: AbortSignal.timeout(5_000) } satisfies AwsKmsSendOptions);
+ * ```
+ */
+export interface AwsKmsSendOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/**
+ * The default of {@link AwsKmsKeyringOptions.timeoutMs}: 10 seconds.
+ *
+ * @example
+ * ```ts
+ * new AwsKmsKeyring({ keyId, timeoutMs: 3 * AWS_KMS_DEFAULT_TIMEOUT_MS });
+ * ```
+ */
+export const AWS_KMS_DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * Options of {@link AwsKmsKeyring}.
@@ -66,6 +91,13 @@ export interface AwsKmsKeyringOptions {
   readonly clientConfig?: KMSClientConfig;
   /** Grant tokens passed with every request. */
   readonly grantTokens?: readonly string[];
+  /**
+   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds: every KMS request it makes,
+   * connecting, waiting for the answer and the SDK's retries included. When it runs out the request
+   * is aborted and the keyring rejects with `ERR_KMS_UNAVAILABLE`. Default
+   * {@link AWS_KMS_DEFAULT_TIMEOUT_MS} (10 s).
+   */
+  readonly timeoutMs?: number;
 }
 
 type KeyIdKind = 'key-arn' | 'key-id' | 'alias';
@@ -86,6 +118,10 @@ function keyIdKind(keyId: string): KeyIdKind {
  * rewritten to name another key is never followed. After re-pointing an alias at a new key, read
  * older objects with a multi-keyring that also holds a keyring for the old key ARN.
  *
+ * A request's `signal` aborts the KMS request in flight (through the SDK's `abortSignal`); the
+ * keyring then rejects with the signal's `reason` (a `DOMException` named `AbortError` unless the
+ * caller gave another reason). Running out of `timeoutMs` rejects with `ERR_KMS_UNAVAILABLE`.
+ *
  * @example
  * ```ts
  * import { S3Client } from '@aws-sdk/client-s3';
@@ -101,6 +137,7 @@ export class AwsKmsKeyring implements Keyring {
   readonly #kind: KeyIdKind;
   readonly #client: AwsKmsClientLike;
   readonly #grantTokens: string[] | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: AwsKmsKeyringOptions) {
     if (typeof options?.keyId !== 'string' || options.keyId.length === 0) {
@@ -109,17 +146,67 @@ export class AwsKmsKeyring implements Keyring {
     if (options.grantTokens !== undefined && !options.grantTokens.every((t) => typeof t === 'string')) {
       throw new TypeError('AwsKmsKeyring: grantTokens must be an array of strings');
     }
+    const timeoutMs = options.timeoutMs ?? AWS_KMS_DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('AwsKmsKeyring: timeoutMs must be a positive number of milliseconds');
+    this.#timeoutMs = timeoutMs;
     this.keyId = options.keyId;
     this.#kind = keyIdKind(options.keyId);
     this.#client = options.client ?? new KMSClient(options.clientConfig ?? {});
     this.#grantTokens = options.grantTokens ? [...options.grantTokens] : undefined;
   }
 
-  async onEncrypt({ context, dataKey }: EncryptRequest): Promise<EncryptResult> {
-    if (dataKey === undefined) return this.#generate(context);
-    if (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_LENGTH) {
+  /**
+   * The KEKs envelopes name for this key, without asking KMS: the key ARN itself; for a bare key id,
+   * that id or any key ARN ending in `:key/<id>`; `undefined` for an alias, whose key only KMS knows.
+   */
+  kekMatchers(): readonly KekMatcher[] | undefined {
+    switch (this.#kind) {
+      case 'key-arn':
+        return [{ providerId: AWS_KMS_PROVIDER_ID, keyId: this.keyId }];
+      case 'key-id':
+        return [
+          { providerId: AWS_KMS_PROVIDER_ID, keyId: this.keyId },
+          { providerId: AWS_KMS_PROVIDER_ID, keyId: `:key/${this.keyId}`, match: 'suffix' },
+        ];
+      case 'alias':
+        return undefined;
+    }
+  }
+
+  async onEncrypt({ context, dataKey, signal }: EncryptRequest): Promise<EncryptResult> {
+    if (dataKey !== undefined && (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_LENGTH)) {
       throw new TypeError(`AwsKmsKeyring: dataKey must be ${DATA_KEY_LENGTH} bytes`);
     }
+    return withDeadline(
+      {
+        signal,
+        timeoutMs: this.#timeoutMs,
+        onTimeout: (cause) => this.#timedOut(dataKey === undefined ? 'GenerateDataKey' : 'Encrypt', cause),
+        discard: (late) => {
+          if (dataKey === undefined) late.dataKey.fill(0);
+        },
+      },
+      (abortSignal) => (dataKey === undefined ? this.#generate(context, abortSignal) : this.#encrypt(context, dataKey, abortSignal)),
+    );
+  }
+
+  async onDecrypt({ context, encryptedDataKeys, signal }: DecryptRequest): Promise<Uint8Array | undefined> {
+    const candidates = encryptedDataKeys.filter((edk) => this.#mayOwn(edk));
+    if (candidates.length === 0) return undefined;
+    return withDeadline(
+      { signal, timeoutMs: this.#timeoutMs, onTimeout: (cause) => this.#timedOut('Decrypt', cause), discard: (late) => late?.fill(0) },
+      (abortSignal) =>
+        unwrapFirst(
+          candidates,
+          (edk) => this.#decrypt(edk, context, abortSignal),
+          // Through an alias, KMS's IncorrectKeyException means the data key belongs to another key.
+          (error, edk) => (this.#kind === 'alias' && isIncorrectKey(error) ? undefined : error instanceof KmsError ? error : toKmsError(error, edk.keyId, 'Decrypt')),
+          abortSignal,
+        ),
+    );
+  }
+
+  async #encrypt(context: EncryptionContext, dataKey: Uint8Array, abortSignal: AbortSignal): Promise<EncryptResult> {
     let output: EncryptCommandOutput;
     try {
       output = await this.#client.send(
@@ -129,6 +216,7 @@ export class AwsKmsKeyring implements Keyring {
           EncryptionContext: { ...context },
           GrantTokens: this.#grantTokens,
         }),
+        { abortSignal },
       );
     } catch (error) {
       throw toKmsError(error, this.keyId, 'Encrypt');
@@ -136,17 +224,7 @@ export class AwsKmsKeyring implements Keyring {
     return { dataKey, encryptedDataKeys: [this.#edk(output.KeyId, output.CiphertextBlob, 'Encrypt')] };
   }
 
-  async onDecrypt({ context, encryptedDataKeys }: DecryptRequest): Promise<Uint8Array | undefined> {
-    const candidates = encryptedDataKeys.filter((edk) => this.#mayOwn(edk));
-    return unwrapFirst(
-      candidates,
-      (edk) => this.#decrypt(edk, context),
-      // Through an alias, KMS's IncorrectKeyException means the data key belongs to another key.
-      (error, edk) => (this.#kind === 'alias' && isIncorrectKey(error) ? undefined : error instanceof KmsError ? error : toKmsError(error, edk.keyId, 'Decrypt')),
-    );
-  }
-
-  async #generate(context: EncryptionContext): Promise<EncryptResult> {
+  async #generate(context: EncryptionContext, abortSignal: AbortSignal): Promise<EncryptResult> {
     let output: GenerateDataKeyCommandOutput;
     try {
       output = await this.#client.send(
@@ -156,6 +234,7 @@ export class AwsKmsKeyring implements Keyring {
           EncryptionContext: { ...context },
           GrantTokens: this.#grantTokens,
         }),
+        { abortSignal },
       );
     } catch (error) {
       throw toKmsError(error, this.keyId, 'GenerateDataKey');
@@ -173,7 +252,7 @@ export class AwsKmsKeyring implements Keyring {
     }
   }
 
-  async #decrypt(edk: EncryptedDataKey, context: EncryptionContext): Promise<Uint8Array> {
+  async #decrypt(edk: EncryptedDataKey, context: EncryptionContext, abortSignal: AbortSignal): Promise<Uint8Array> {
     const requestKeyId = this.#kind === 'alias' ? this.keyId : edk.keyId;
     let output: DecryptCommandOutput;
     try {
@@ -184,6 +263,7 @@ export class AwsKmsKeyring implements Keyring {
           EncryptionContext: { ...context },
           GrantTokens: this.#grantTokens,
         }),
+        { abortSignal },
       );
     } catch (error) {
       throw toKmsError(error, edk.keyId, 'Decrypt');
@@ -202,6 +282,10 @@ export class AwsKmsKeyring implements Keyring {
       throw malformed(edk.keyId, 'Decrypt', `a ${DATA_KEY_LENGTH}-byte plaintext key`);
     }
     return plaintext;
+  }
+
+  #timedOut(operation: string, cause: unknown): KmsError {
+    return new KmsError('ERR_KMS_UNAVAILABLE', this.keyId, `AWS KMS ${operation} with key ${this.keyId} failed: no answer within ${this.#timeoutMs} ms`, { cause });
   }
 
   /** Whether an encrypted data key may be this keyring's, judged without asking KMS. */

@@ -1,2 +1,2 @@
-export { AwsKmsKeyring, AWS_KMS_PROVIDER_ID } from './aws-kms-keyring.js';
-export type { AwsKmsKeyringOptions, AwsKmsClientLike } from './aws-kms-keyring.js';
+export { AwsKmsKeyring, AWS_KMS_PROVIDER_ID, AWS_KMS_DEFAULT_TIMEOUT_MS } from './aws-kms-keyring.js';
+export type { AwsKmsKeyringOptions, AwsKmsClientLike, AwsKmsSendOptions } from './aws-kms-keyring.js';

@@ -213,3 +213,62 @@ describe('AwsKmsKeyring with the real KMSClient against a protocol-level stub', 
     expect(error.message).toMatch(/could not be reached.*ECONNREFUSED/);
   });
 });
+
+describe('AwsKmsKeyring.kekMatchers', () => {
+  it('names a key ARN exactly', () => {
+    expect(new AwsKmsKeyring({ keyId: ARN, client: fakeClient(() => ({})) }).kekMatchers()).toEqual([{ providerId: 'aws-kms', keyId: ARN }]);
+  });
+
+  it('names a bare key id exactly and as the suffix of the key ARN its envelopes record', () => {
+    const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(new AwsKmsKeyring({ keyId, client: fakeClient(() => ({})) }).kekMatchers()).toEqual([
+      { providerId: 'aws-kms', keyId },
+      { providerId: 'aws-kms', keyId: ':key/1234abcd-12ab-34cd-56ef-1234567890ab', match: 'suffix' },
+    ]);
+    expect(ARN.endsWith(':key/1234abcd-12ab-34cd-56ef-1234567890ab')).toBe(true);
+  });
+
+  it('cannot name the key behind an alias without asking KMS', () => {
+    for (const keyId of ['alias/app', 'arn:aws:kms:eu-west-1:111122223333:alias/app']) {
+      expect(new AwsKmsKeyring({ keyId, client: fakeClient(() => ({})) }).kekMatchers()).toBeUndefined();
+    }
+  });
+});
+
+describe('AwsKmsKeyring cancellation and timeout', () => {
+  /** A KMS client that records the send options and never answers. */
+  function hangingClient() {
+    const options: ({ abortSignal?: AbortSignal } | undefined)[] = [];
+    const client: AwsKmsClientLike = {
+      send: ((_command: Sent, sendOptions?: { abortSignal?: AbortSignal }) => {
+        options.push(sendOptions);
+        return new Promise(() => undefined);
+      }) as AwsKmsClientLike['send'],
+    };
+    return { client, options };
+  }
+
+  it('passes an abortSignal to every send, aborted when the caller aborts', async () => {
+    const { client, options } = hangingClient();
+    const controller = new AbortController();
+    const pending = new AwsKmsKeyring({ keyId: ARN, client }).onDecrypt({ context, encryptedDataKeys: [edk(ARN)], signal: controller.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    const abortSignal = options[0]?.abortSignal;
+    expect(abortSignal?.aborted).toBe(false);
+    controller.abort();
+    await expect(pending).rejects.toBe(controller.signal.reason);
+    expect(abortSignal?.aborted).toBe(true);
+  });
+
+  it('rejects with ERR_KMS_UNAVAILABLE, the timeout as cause, when KMS does not answer within timeoutMs', async () => {
+    const error = await kmsRejection(new AwsKmsKeyring({ keyId: ARN, client: hangingClient().client, timeoutMs: 30 }).onEncrypt({ context }));
+    expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
+    expect((error.cause as Error).name).toBe('TimeoutError');
+  });
+
+  it('refuses a timeoutMs that is not a positive number', () => {
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new AwsKmsKeyring({ keyId: ARN, client: hangingClient().client, timeoutMs })).toThrow(TypeError);
+    }
+  });
+});

@@ -13,8 +13,10 @@ import {
   type EncryptedDataKey,
   type EncryptRequest,
   type EncryptResult,
+  type KekMatcher,
   type Keyring,
   unwrapFirst,
+  withDeadline,
 } from '@s3crypt/client';
 import { bindingTag, decodeWrapped, encodeWrapped, tagsEqual } from './lib/context-binding.js';
 import { mapAzureError } from './lib/errors.js';
@@ -41,6 +43,28 @@ export const AZURE_KEY_VAULT_PROVIDER_ID = 'azure-key-vault';
 export type AzureKeyWrapAlgorithm = 'RSA-OAEP-256' | 'A256KW';
 
 /**
+ * The options the keyring passes to every Key Vault call: the SDK's `abortSignal`.
+ *
+ * @example
+ * ```ts
+ * await wrapper.wrapKey('RSA-OAEP-256', dataKey, { abortSignal: AbortSignal.timeout(5_000) } satisfies AzureCallOptions);
+ * ```
+ */
+export interface AzureCallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/**
+ * The default of {@link AzureKeyVaultKeyringOptions.timeoutMs}: 10 seconds.
+ *
+ * @example
+ * ```ts
+ * new AzureKeyVaultKeyring({ keyId, credential, timeoutMs: 3 * AZURE_KEY_VAULT_DEFAULT_TIMEOUT_MS });
+ * ```
+ */
+export const AZURE_KEY_VAULT_DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
  * The part of `@azure/keyvault-keys`' `CryptographyClient` the keyring uses, so a test double or a
  * differently configured client fits.
  *
@@ -50,8 +74,8 @@ export type AzureKeyWrapAlgorithm = 'RSA-OAEP-256' | 'A256KW';
  * ```
  */
 export interface AzureKeyWrapClient {
-  wrapKey(algorithm: AzureKeyWrapAlgorithm, key: Uint8Array): Promise<{ result: Uint8Array }>;
-  unwrapKey(algorithm: AzureKeyWrapAlgorithm, encryptedKey: Uint8Array): Promise<{ result: Uint8Array }>;
+  wrapKey(algorithm: AzureKeyWrapAlgorithm, key: Uint8Array, options?: AzureCallOptions): Promise<{ result: Uint8Array }>;
+  unwrapKey(algorithm: AzureKeyWrapAlgorithm, encryptedKey: Uint8Array, options?: AzureCallOptions): Promise<{ result: Uint8Array }>;
 }
 
 /**
@@ -63,7 +87,7 @@ export interface AzureKeyWrapClient {
  * ```
  */
 export interface AzureKeyVersionResolver {
-  getKey(name: string): Promise<{ id?: string; properties: { enabled?: boolean } }>;
+  getKey(name: string, options?: AzureCallOptions): Promise<{ id?: string; properties: { enabled?: boolean } }>;
 }
 
 /**
@@ -93,6 +117,13 @@ export interface AzureKeyVaultKeyringOptions {
   readonly cryptographyClient?: (versionedKeyId: string) => AzureKeyWrapClient;
   /** Resolves the current version of an unversioned key. Defaults to a `KeyClient` on the key's vault. */
   readonly keyClient?: AzureKeyVersionResolver;
+  /**
+   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds: every Key Vault request it
+   * makes (current version, wrap or unwrap), connecting, waiting and the SDK's retries included. When
+   * it runs out the requests are aborted and the keyring rejects with `ERR_KMS_UNAVAILABLE`. Default
+   * {@link AZURE_KEY_VAULT_DEFAULT_TIMEOUT_MS} (10 s).
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -103,6 +134,10 @@ export interface AzureKeyVaultKeyringOptions {
  * no associated data, so the keyring binds the encryption context itself: next to the wrapped key it
  * stores HMAC-SHA256(HKDF-SHA256(dataKey), providerId ‖ keyId ‖ context), and checks it in constant
  * time after unwrapping. A data key moved to another object fails with `ERR_KMS_WRONG_KEY`.
+ *
+ * A request's `signal` aborts the Key Vault requests in flight (the SDK's `abortSignal`); the keyring
+ * then rejects with the signal's `reason` (a `DOMException` named `AbortError` unless the caller gave
+ * another reason). Running out of `timeoutMs` rejects with `ERR_KMS_UNAVAILABLE`.
  *
  * @example
  * ```ts
@@ -125,6 +160,7 @@ export class AzureKeyVaultKeyring implements Keyring {
   readonly #clientFor: (versionedKeyId: string) => AzureKeyWrapClient;
   readonly #clients = new Map<string, AzureKeyWrapClient>();
   readonly #resolver: () => AzureKeyVersionResolver;
+  readonly #timeoutMs: number;
 
   constructor(options: AzureKeyVaultKeyringOptions) {
     if (typeof options?.keyId !== 'string') throw new TypeError('AzureKeyVaultKeyring: keyId must be a key URL');
@@ -135,6 +171,9 @@ export class AzureKeyVaultKeyring implements Keyring {
     if (!options.credential && !(options.cryptographyClient && options.keyClient)) {
       throw new TypeError('AzureKeyVaultKeyring: credential is required');
     }
+    const timeoutMs = options.timeoutMs ?? AZURE_KEY_VAULT_DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('AzureKeyVaultKeyring: timeoutMs must be a positive number of milliseconds');
+    this.#timeoutMs = timeoutMs;
     const parsed = parseKeyId(options.keyId);
     this.keyId = options.keyId;
     this.algorithm = algorithm;
@@ -147,13 +186,50 @@ export class AzureKeyVaultKeyring implements Keyring {
     this.#resolver = () => (resolver ??= new KeyClient(parsed.vaultUrl, options.credential, options.clientOptions));
   }
 
+  /**
+   * Every version of this keyring's key, as its envelopes name them: the prefix
+   * `<vault URL>/keys/<name>/` (the vault URL in lower case), a public-key KEK for RSA-OAEP-256.
+   */
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: AZURE_KEY_VAULT_PROVIDER_ID, keyId: this.#versionedKeyId(''), match: 'prefix', publicKey: this.algorithm === 'RSA-OAEP-256' }];
+  }
+
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    return withDeadline(
+      {
+        signal: request.signal,
+        timeoutMs: this.#timeoutMs,
+        onTimeout: (cause) => this.#timedOut(this.keyId, 'wrap', cause),
+        discard: (late) => {
+          if (request.dataKey === undefined) late.dataKey.fill(0);
+        },
+      },
+      (abortSignal) => this.#encrypt(request, abortSignal),
+    );
+  }
+
+  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    const own = request.encryptedDataKeys.filter((edk) => this.#owns(edk));
+    if (own.length === 0) return undefined;
+    return withDeadline(
+      { signal: request.signal, timeoutMs: this.#timeoutMs, onTimeout: (cause) => this.#timedOut(this.keyId, 'unwrap', cause), discard: (late) => late?.fill(0) },
+      (abortSignal) =>
+        unwrapFirst(
+          own,
+          (edk) => this.#unwrap(edk, request, abortSignal),
+          (error, edk) => mapAzureError(error, edk.keyId, 'unwrap'),
+          abortSignal,
+        ),
+    );
+  }
+
+  async #encrypt(request: EncryptRequest, abortSignal: AbortSignal): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     let versionedKeyId = this.keyId;
     let wrapped: Uint8Array;
     try {
-      versionedKeyId = await this.#currentVersionedKeyId();
-      wrapped = (await this.#client(versionedKeyId).wrapKey(this.algorithm, dataKey)).result;
+      versionedKeyId = await this.#currentVersionedKeyId(abortSignal);
+      wrapped = (await this.#client(versionedKeyId).wrapKey(this.algorithm, dataKey, { abortSignal })).result;
     } catch (error) {
       if (!request.dataKey) dataKey.fill(0);
       throw mapAzureError(error, versionedKeyId, 'wrap');
@@ -167,22 +243,13 @@ export class AzureKeyVaultKeyring implements Keyring {
     return { dataKey, encryptedDataKeys: [encryptedDataKey] };
   }
 
-  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
-    const own = request.encryptedDataKeys.filter((edk) => this.#owns(edk));
-    return unwrapFirst(
-      own,
-      (edk) => this.#unwrap(edk, request),
-      (error, edk) => mapAzureError(error, edk.keyId, 'unwrap'),
-    );
-  }
-
-  async #unwrap(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {
+  async #unwrap(edk: EncryptedDataKey, request: DecryptRequest, abortSignal: AbortSignal): Promise<Uint8Array> {
     const parts = decodeWrapped(edk.ciphertext);
     if (!parts) throw wrongKey(edk.keyId);
     // Rebuilt from its parts so that only this keyring's vault and key are ever called.
     const { version } = parseKeyId(edk.keyId);
-    const client = this.#client(`${this.#vaultUrl}/keys/${this.#keyName}/${version ?? ''}`);
-    const dataKey = (await client.unwrapKey(this.algorithm, parts.wrappedKey)).result;
+    const client = this.#client(this.#versionedKeyId(version ?? ''));
+    const dataKey = (await client.unwrapKey(this.algorithm, parts.wrappedKey, { abortSignal })).result;
     const expected = bindingTag(dataKey, edk.providerId, edk.keyId, request.context);
     if (dataKey.length !== DATA_KEY_LENGTH || !tagsEqual(expected, parts.tag)) {
       dataKey.fill(0);
@@ -201,11 +268,19 @@ export class AzureKeyVaultKeyring implements Keyring {
     }
   }
 
-  async #currentVersionedKeyId(): Promise<string> {
-    if (this.#version) return this.keyId;
+  /**
+   * The key id recorded in envelopes: this keyring's vault URL (as parsed: lower case, no default
+   * port) and key name with `version`, so every envelope it writes matches {@link kekMatchers}.
+   */
+  #versionedKeyId(version: string): string {
+    return `${this.#vaultUrl}/keys/${this.#keyName}/${version}`;
+  }
+
+  async #currentVersionedKeyId(abortSignal: AbortSignal): Promise<string> {
+    if (this.#version) return this.#versionedKeyId(this.#version);
     let key: Awaited<ReturnType<AzureKeyVersionResolver['getKey']>>;
     try {
-      key = await this.#resolver().getKey(this.#keyName);
+      key = await this.#resolver().getKey(this.#keyName, { abortSignal });
     } catch (error) {
       throw mapAzureError(error, this.keyId, 'resolve');
     }
@@ -216,7 +291,11 @@ export class AzureKeyVaultKeyring implements Keyring {
     if (!key.id || !version) {
       throw new KmsError('ERR_KMS_FAILED', this.keyId, `Key Vault returned no versioned id for key ${this.keyId}`);
     }
-    return key.id;
+    return this.#versionedKeyId(version);
+  }
+
+  #timedOut(keyId: string, operation: string, cause: unknown): KmsError {
+    return new KmsError('ERR_KMS_UNAVAILABLE', keyId, `Key Vault did not answer within ${this.#timeoutMs} ms (Azure Key Vault key ${keyId}, ${operation})`, { cause });
   }
 
   #client(versionedKeyId: string): AzureKeyWrapClient {

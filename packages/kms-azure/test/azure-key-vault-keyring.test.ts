@@ -168,3 +168,68 @@ describe('mapAzureError', () => {
     expect(mapAzureError(original, V2, 'unwrap')).toBe(original);
   });
 });
+
+describe('AzureKeyVaultKeyring.kekMatchers', () => {
+  it('names every version of its key by prefix, a public-key KEK for RSA-OAEP-256 but not for A256KW', () => {
+    expect(keyring().kekMatchers()).toEqual([{ providerId: 'azure-key-vault', keyId: `${VAULT}/keys/kek/`, match: 'prefix', publicKey: true }]);
+    const hsm = new AzureKeyVaultKeyring({ keyId: V1, algorithm: 'A256KW', credential: { getToken: async () => null }, cryptographyClient: fakeVault().factory, keyClient: { getKey: async () => ({ id: V1, properties: {} }) } });
+    expect(hsm.kekMatchers()).toEqual([{ providerId: 'azure-key-vault', keyId: `${VAULT}/keys/kek/`, match: 'prefix', publicKey: false }]);
+  });
+
+  it('records key ids its prefix matches, however the configured or resolved key URL was spelled', async () => {
+    const spelled = [
+      keyring(fakeVault(), 'https://UNIT.vault.azure.net:443/keys/kek/1111'),
+      keyring(fakeVault(), `${VAULT}/keys/kek`, { id: 'https://Unit.Vault.Azure.Net/keys/kek/2222', enabled: true }),
+    ];
+    const recorded = [];
+    for (const each of spelled) {
+      const [prefix] = each.kekMatchers();
+      const [edk] = (await each.onEncrypt({ context })).encryptedDataKeys;
+      expect(edk?.keyId.startsWith(prefix!.keyId)).toBe(true);
+      recorded.push(edk?.keyId);
+    }
+    expect(recorded).toEqual([V1, V2]);
+  });
+});
+
+describe('AzureKeyVaultKeyring cancellation and timeout', () => {
+  /** Key Vault clients that record the abortSignal of each call and never answer. */
+  function hangingVault() {
+    const signals: (AbortSignal | undefined)[] = [];
+    const hang = (options?: { abortSignal?: AbortSignal }) => {
+      signals.push(options?.abortSignal);
+      return new Promise<never>(() => undefined);
+    };
+    const options = {
+      credential: { getToken: async () => null },
+      cryptographyClient: (): AzureKeyWrapClient => ({ wrapKey: (_a, _k, o) => hang(o), unwrapKey: (_a, _k, o) => hang(o) }),
+      keyClient: { getKey: (_name: string, o?: { abortSignal?: AbortSignal }) => hang(o) },
+    };
+    return { signals, options };
+  }
+
+  it('passes an abortSignal to resolving, wrapping and unwrapping, aborted when the caller aborts', async () => {
+    for (const call of ['resolve', 'wrap', 'unwrap'] as const) {
+      const { signals, options } = hangingVault();
+      const keyring = new AzureKeyVaultKeyring({ keyId: call === 'resolve' ? `${VAULT}/keys/kek` : V1, ...options });
+      const controller = new AbortController();
+      const ownKey: EncryptedDataKey = { providerId: AZURE_KEY_VAULT_PROVIDER_ID, keyId: V1, ciphertext: Buffer.concat([Buffer.from([1, 0, 32]), Buffer.alloc(64)]) };
+      const pending = call === 'unwrap' ? keyring.onDecrypt({ context, encryptedDataKeys: [ownKey], signal: controller.signal }) : keyring.onEncrypt({ context, signal: controller.signal });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(signals).toHaveLength(1);
+      controller.abort();
+      await expect(pending).rejects.toBe(controller.signal.reason);
+      expect(signals[0]?.aborted).toBe(true);
+    }
+  });
+
+  it('rejects with ERR_KMS_UNAVAILABLE when Key Vault does not answer within timeoutMs', async () => {
+    const error = await kmsRejection(new AzureKeyVaultKeyring({ keyId: V1, timeoutMs: 30, ...hangingVault().options }).onEncrypt({ context }));
+    expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
+    expect((error.cause as Error).name).toBe('TimeoutError');
+  });
+
+  it('refuses a timeoutMs that is not a positive number', () => {
+    expect(() => new AzureKeyVaultKeyring({ keyId: V1, timeoutMs: -5, ...hangingVault().options })).toThrow(TypeError);
+  });
+});

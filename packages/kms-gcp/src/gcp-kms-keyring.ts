@@ -9,10 +9,12 @@ import {
   type EncryptedDataKey,
   type EncryptRequest,
   type EncryptResult,
+  type KekMatcher,
   type Keyring,
   unwrapFirst,
+  withDeadline,
 } from '@s3crypt/client';
-import { mapGcpError } from './lib/errors.js';
+import { gcpTimeoutError, mapGcpError } from './lib/errors.js';
 
 /**
  * The `providerId` this keyring writes into every encrypted data key.
@@ -76,9 +78,24 @@ export interface GcpKmsKeyringOptions {
   readonly keyName: string;
   /** Defaults to `new KeyManagementServiceClient()` (Application Default Credentials). */
   readonly client?: GcpKmsClient | KeyManagementServiceClient;
-  /** Per-call deadline in milliseconds, retries included. Default 30 000. */
+  /**
+   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds, retries included: each Cloud
+   * KMS call gets the time left as its gRPC deadline. When it runs out the keyring rejects with
+   * `ERR_KMS_UNAVAILABLE`. Default {@link GCP_KMS_DEFAULT_TIMEOUT_MS} (30 s).
+   */
   readonly timeoutMs?: number;
 }
+
+/**
+ * The default of {@link GcpKmsKeyringOptions.timeoutMs}: 30 seconds.
+ *
+ * @example
+ * ```ts
+ * new GcpKmsKeyring({ keyName, timeoutMs: GCP_KMS_DEFAULT_TIMEOUT_MS / 3 });
+ * ```
+ */
+export const GCP_KMS_DEFAULT_TIMEOUT_MS = 30_000;
+
 
 /**
  * Wraps s3crypt data keys with a Google Cloud KMS symmetric CryptoKey.
@@ -88,6 +105,11 @@ export interface GcpKmsKeyringOptions {
  * version from the ciphertext) and new ones name the new primary. The encryption context is passed
  * as `additionalAuthenticatedData`, and every request and response is checked with CRC32C as Google
  * documents, so corruption in transit is an error, never a wrong key.
+ *
+ * A request's `signal` makes the keyring stop at once and reject with the signal's `reason` (a
+ * `DOMException` named `AbortError` unless the caller gave another); running out of `timeoutMs`
+ * rejects with `ERR_KMS_UNAVAILABLE`. The client library cannot cancel a call through its promise
+ * API, so an abandoned gRPC call ends when Cloud KMS answers or at its deadline.
  *
  * @example
  * ```ts
@@ -111,12 +133,62 @@ export class GcpKmsKeyring implements Keyring {
       );
     }
     this.keyName = options.keyName;
-    this.#timeout = options.timeoutMs ?? 30_000;
+    const timeoutMs = options.timeoutMs ?? GCP_KMS_DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('GcpKmsKeyring: timeoutMs must be a positive number of milliseconds');
+    this.#timeout = timeoutMs;
     let client = options.client as GcpKmsClient | undefined;
     this.#client = () => (client ??= new KeyManagementServiceClient() as unknown as GcpKmsClient);
   }
 
+  /** Every version of this keyring's CryptoKey, as its envelopes name them: the prefix `<keyName>/cryptoKeyVersions/`. */
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: GCP_KMS_PROVIDER_ID, keyId: `${this.keyName}/cryptoKeyVersions/`, match: 'prefix' }];
+  }
+
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    return withDeadline(
+      {
+        signal: request.signal,
+        timeoutMs: this.#timeout,
+        onTimeout: (cause) => gcpTimeoutError(cause, this.keyName, 'encrypt'),
+        discard: (late) => {
+          if (request.dataKey === undefined) late.dataKey.fill(0);
+        },
+      },
+      () => this.#encrypt(request, this.#deadline()),
+    );
+  }
+
+  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    const own = request.encryptedDataKeys.filter(
+      (edk) => edk.providerId === GCP_KMS_PROVIDER_ID && edk.keyId.startsWith(`${this.keyName}/cryptoKeyVersions/`),
+    );
+    if (own.length === 0) return undefined;
+    return withDeadline(
+      {
+        signal: request.signal,
+        timeoutMs: this.#timeout,
+        onTimeout: (cause) => gcpTimeoutError(cause, this.keyName, 'decrypt'),
+        discard: (late) => late?.fill(0),
+      },
+      (signal) => {
+        const deadline = this.#deadline();
+        return unwrapFirst(
+          own,
+          (edk) => this.#decrypt(edk, request, deadline),
+          (error, edk) => mapGcpError(error, edk.keyId, 'decrypt'),
+          signal,
+        );
+      },
+    );
+  }
+
+  /** When an operation starting now must be over, as a `performance.now()` time. */
+  #deadline(): number {
+    return performance.now() + this.#timeout;
+  }
+
+  async #encrypt(request: EncryptRequest, deadline: number): Promise<EncryptResult> {
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const aad = serializeContext(request.context);
     try {
@@ -128,7 +200,7 @@ export class GcpKmsKeyring implements Keyring {
           plaintextCrc32c: { value: crc32c(dataKey) },
           additionalAuthenticatedDataCrc32c: { value: crc32c(aad) },
         },
-        { timeout: this.#timeout },
+        { timeout: timeLeft(deadline) },
       );
       const ciphertext = toBytes(response.ciphertext);
       if (!response.verifiedPlaintextCrc32c || !response.verifiedAdditionalAuthenticatedDataCrc32c) {
@@ -149,18 +221,8 @@ export class GcpKmsKeyring implements Keyring {
     }
   }
 
-  async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
-    const own = request.encryptedDataKeys.filter(
-      (edk) => edk.providerId === GCP_KMS_PROVIDER_ID && edk.keyId.startsWith(`${this.keyName}/cryptoKeyVersions/`),
-    );
-    return unwrapFirst(
-      own,
-      (edk) => this.#decrypt(edk, request),
-      (error, edk) => mapGcpError(error, edk.keyId, 'decrypt'),
-    );
-  }
 
-  async #decrypt(edk: EncryptedDataKey, request: DecryptRequest): Promise<Uint8Array> {
+  async #decrypt(edk: EncryptedDataKey, request: DecryptRequest, deadline: number): Promise<Uint8Array> {
     const aad = serializeContext(request.context);
     const [response] = await this.#client().decrypt(
       {
@@ -170,7 +232,7 @@ export class GcpKmsKeyring implements Keyring {
         ciphertextCrc32c: { value: crc32c(edk.ciphertext) },
         additionalAuthenticatedDataCrc32c: { value: crc32c(aad) },
       },
-      { timeout: this.#timeout },
+      { timeout: timeLeft(deadline) },
     );
     const plaintext = toBytes(response.plaintext);
     if (!plaintext || !crcMatches(plaintext, response.plaintextCrc32c?.value)) {
@@ -183,6 +245,11 @@ export class GcpKmsKeyring implements Keyring {
     }
     return plaintext;
   }
+}
+
+/** Milliseconds until `deadline` (a `performance.now()` time), at least 1: a gRPC call's deadline. */
+function timeLeft(deadline: number): number {
+  return Math.max(1, Math.ceil(deadline - performance.now()));
 }
 
 const KEY_NAME = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;

@@ -163,3 +163,40 @@ describe('mapGcpError', () => {
     expect(mapGcpError(new Error('boom'), KEY, 'encrypt').code).toBe('ERR_KMS_FAILED');
   });
 });
+
+describe('GcpKmsKeyring.kekMatchers', () => {
+  it('names every version of its CryptoKey by prefix, matching the version its envelopes record', async () => {
+    const keyring = new GcpKmsKeyring({ keyName: KEY, client: fakeKms().client });
+    expect(keyring.kekMatchers()).toEqual([{ providerId: 'gcp-kms', keyId: `${KEY}/cryptoKeyVersions/`, match: 'prefix' }]);
+    const [edk] = (await keyring.onEncrypt({ context })).encryptedDataKeys;
+    expect(edk?.keyId.startsWith(keyring.kekMatchers()[0]!.keyId)).toBe(true);
+  });
+});
+
+describe('GcpKmsKeyring cancellation and timeout', () => {
+  const hanging: GcpKmsClient = { encrypt: () => new Promise(() => undefined), decrypt: () => new Promise(() => undefined) };
+
+  it('rejects at once with the caller\'s reason when the caller aborts', async () => {
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const pending = new GcpKmsKeyring({ keyName: KEY, client: hanging }).onEncrypt({ context, signal: controller.signal });
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('rejects with ERR_KMS_UNAVAILABLE when Cloud KMS does not answer within timeoutMs, and gives each call the time left as its deadline', async () => {
+    const timeouts: (number | undefined)[] = [];
+    const client: GcpKmsClient = { ...hanging, decrypt: (_request, options) => (timeouts.push(options?.timeout), new Promise(() => undefined)) };
+    const ownKey: EncryptedDataKey = { providerId: GCP_KMS_PROVIDER_ID, keyId: `${KEY}/cryptoKeyVersions/1`, ciphertext: new Uint8Array(8) };
+    const error = await kmsRejection(new GcpKmsKeyring({ keyName: KEY, client, timeoutMs: 30 }).onDecrypt({ context, encryptedDataKeys: [ownKey] }));
+    expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
+    expect((error.cause as Error).name).toBe('TimeoutError');
+    expect(timeouts).toHaveLength(1);
+    expect(timeouts[0]).toBeGreaterThan(0);
+    expect(timeouts[0]).toBeLessThanOrEqual(30);
+  });
+
+  it('refuses a timeoutMs that is not a positive number', () => {
+    expect(() => new GcpKmsKeyring({ keyName: KEY, client: hanging, timeoutMs: Number.NaN })).toThrow(TypeError);
+  });
+});

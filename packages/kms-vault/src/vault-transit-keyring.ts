@@ -6,8 +6,10 @@ import {
   type EncryptionContext,
   type EncryptRequest,
   type EncryptResult,
+  type KekMatcher,
   type Keyring,
   unwrapFirst,
+  withDeadline,
 } from '@s3crypt/client';
 import vault from 'node-vault';
 import { transitAssociatedData } from './associated-data.js';
@@ -25,7 +27,8 @@ export const VAULT_TRANSIT_PROVIDER_ID = 'vault-transit';
 
 /**
  * The part of a Vault client the keyring uses: `write` (an HTTP POST under `/v1/`) with optional
- * per-request headers. A `node-vault` client fits.
+ * per-request headers and abort signal. A `node-vault` client fits (node-vault 0.12 does not pass
+ * `signal` on to its HTTP layer; the keyring then stops waiting on its own).
  *
  * @example
  * ```ts
@@ -34,8 +37,18 @@ export const VAULT_TRANSIT_PROVIDER_ID = 'vault-transit';
  * ```
  */
 export interface VaultClientLike {
-  write(path: string, data: Record<string, unknown>, requestOptions?: { headers?: Record<string, string> }): Promise<unknown>;
+  write(path: string, data: Record<string, unknown>, requestOptions?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<unknown>;
 }
+
+/**
+ * The default of {@link VaultTransitKeyringOptions.timeoutMs}: 10 seconds.
+ *
+ * @example
+ * ```ts
+ * new VaultTransitKeyring({ keyName: 's3crypt', timeoutMs: 2 * VAULT_TRANSIT_DEFAULT_TIMEOUT_MS });
+ * ```
+ */
+export const VAULT_TRANSIT_DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * Supplies a Vault token for each request (AppRole, Kubernetes, a token file, …). It is called before
@@ -70,7 +83,16 @@ export interface VaultTransitKeyringOptions {
   readonly token?: string;
   /** Supplies the token for each request; takes precedence over the client's token. */
   readonly auth?: VaultTokenProvider;
-  /** Timeout of each request of the client the keyring creates, in ms. Default 10 000. */
+  /**
+   * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds: the token provider and every
+   * Transit request, connecting and waiting for the answer included, with any client. When it runs
+   * out the keyring rejects with `ERR_KMS_UNAVAILABLE`. Default {@link VAULT_TRANSIT_DEFAULT_TIMEOUT_MS} (10 s).
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Socket inactivity timeout of each request of the client the keyring creates, in ms: it ends
+   * requests the keyring stopped waiting for (node-vault cannot cancel them). Default `timeoutMs`.
+   */
   readonly requestTimeoutMs?: number;
 }
 
@@ -91,6 +113,11 @@ const CIPHERTEXT = /^vault:v(\d+):[A-Za-z0-9+/=]+$/;
  * `<mount>/datakey/plaintext/<key>` and `<mount>/decrypt/<key>`: with `create`, Transit's encrypt
  * silently creates a missing key instead of failing.
  *
+ * A request's `signal` makes the keyring stop at once and reject with the signal's `reason` (a
+ * `DOMException` named `AbortError` unless the caller gave another); running out of `timeoutMs`
+ * rejects with `ERR_KMS_UNAVAILABLE`. node-vault cannot cancel the HTTP request itself, which ends
+ * when Vault answers or after `requestTimeoutMs` of silence.
+ *
  * @example
  * ```ts
  * import { S3Client } from '@aws-sdk/client-s3';
@@ -108,6 +135,7 @@ export class VaultTransitKeyring implements Keyring {
   readonly #keyName: string;
   readonly #client: VaultClientLike;
   readonly #auth: VaultTokenProvider | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: VaultTransitKeyringOptions) {
     if (typeof options?.keyName !== 'string' || !KEY_NAME.test(options.keyName)) {
@@ -120,6 +148,9 @@ export class VaultTransitKeyring implements Keyring {
     if (options.auth !== undefined && typeof options.auth !== 'function') {
       throw new TypeError('VaultTransitKeyring: auth must be an async function returning a token');
     }
+    const timeoutMs = options.timeoutMs ?? VAULT_TRANSIT_DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('VaultTransitKeyring: timeoutMs must be a positive number of milliseconds');
+    this.#timeoutMs = timeoutMs;
     this.#mountPath = mountPath;
     this.#keyName = options.keyName;
     this.keyId = `${mountPath}/${options.keyName}`;
@@ -129,16 +160,53 @@ export class VaultTransitKeyring implements Keyring {
       vault({
         endpoint: options.endpoint,
         token: options.token,
-        requestOptions: { timeout: options.requestTimeoutMs ?? 10_000 },
+        requestOptions: { timeout: options.requestTimeoutMs ?? timeoutMs },
         // node-vault's debug logging would print request bodies, which hold plaintext data keys.
         debug: () => undefined,
       });
   }
 
-  async onEncrypt({ context, dataKey }: EncryptRequest): Promise<EncryptResult> {
+  /** The one key this keyring unwraps with: `vault-transit` / `<mount>/<keyName>`, every version. */
+  kekMatchers(): readonly KekMatcher[] {
+    return [{ providerId: VAULT_TRANSIT_PROVIDER_ID, keyId: this.keyId }];
+  }
+
+  async onEncrypt({ context, dataKey, signal }: EncryptRequest): Promise<EncryptResult> {
+    if (dataKey !== undefined && (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_LENGTH)) {
+      throw new TypeError(`VaultTransitKeyring: dataKey must be ${DATA_KEY_LENGTH} bytes`);
+    }
+    return withDeadline(
+      {
+        signal,
+        timeoutMs: this.#timeoutMs,
+        onTimeout: (cause) => this.#timedOut(dataKey === undefined ? 'datakey' : 'encrypt', cause),
+        discard: (late) => {
+          if (dataKey === undefined) late.dataKey.fill(0);
+        },
+      },
+      (abortSignal) => this.#encrypt(context, dataKey, abortSignal),
+    );
+  }
+
+  async onDecrypt({ context, encryptedDataKeys, signal }: DecryptRequest): Promise<Uint8Array | undefined> {
+    const own = encryptedDataKeys.filter((edk) => edk.providerId === VAULT_TRANSIT_PROVIDER_ID && edk.keyId === this.keyId);
+    if (own.length === 0) return undefined;
+    return withDeadline(
+      { signal, timeoutMs: this.#timeoutMs, onTimeout: (cause) => this.#timedOut('decrypt', cause), discard: (late) => late?.fill(0) },
+      (abortSignal) =>
+        unwrapFirst(
+          own,
+          (edk) => this.#decrypt(edk, context, abortSignal),
+          (error) => (error instanceof KmsError ? error : toKmsError(error, this.keyId, 'decrypt')),
+          abortSignal,
+        ),
+    );
+  }
+
+  async #encrypt(context: EncryptionContext, dataKey: Uint8Array | undefined, signal: AbortSignal): Promise<EncryptResult> {
     const associated_data = transitAssociatedData(context);
     if (dataKey === undefined) {
-      const data = await this.#write('datakey', `datakey/plaintext/${this.#keyName}`, { bits: DATA_KEY_LENGTH * 8, associated_data });
+      const data = await this.#write('datakey', `datakey/plaintext/${this.#keyName}`, { bits: DATA_KEY_LENGTH * 8, associated_data }, signal);
       const generated = decodeKey(data.plaintext);
       if (!generated) throw this.#malformed('datakey', `a ${DATA_KEY_LENGTH}-byte plaintext key`);
       try {
@@ -148,35 +216,23 @@ export class VaultTransitKeyring implements Keyring {
         throw error;
       }
     }
-    if (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_LENGTH) {
-      throw new TypeError(`VaultTransitKeyring: dataKey must be ${DATA_KEY_LENGTH} bytes`);
-    }
     const plaintext = Buffer.from(dataKey.buffer, dataKey.byteOffset, dataKey.byteLength).toString('base64');
-    const data = await this.#write('encrypt', `encrypt/${this.#keyName}`, { plaintext, associated_data });
+    const data = await this.#write('encrypt', `encrypt/${this.#keyName}`, { plaintext, associated_data }, signal);
     return { dataKey, encryptedDataKeys: [this.#edk(data.ciphertext, 'encrypt')] };
   }
 
-  async onDecrypt({ context, encryptedDataKeys }: DecryptRequest): Promise<Uint8Array | undefined> {
-    const own = encryptedDataKeys.filter((edk) => edk.providerId === VAULT_TRANSIT_PROVIDER_ID && edk.keyId === this.keyId);
-    return unwrapFirst(
-      own,
-      (edk) => this.#decrypt(edk, context),
-      (error) => (error instanceof KmsError ? error : toKmsError(error, this.keyId, 'decrypt')),
-    );
-  }
-
-  async #decrypt(edk: EncryptedDataKey, context: EncryptionContext): Promise<Uint8Array> {
+  async #decrypt(edk: EncryptedDataKey, context: EncryptionContext, signal: AbortSignal): Promise<Uint8Array> {
     const ciphertext = Buffer.from(edk.ciphertext).toString('utf8');
     if (!CIPHERTEXT.test(ciphertext)) {
       throw new KmsError('ERR_KMS_WRONG_KEY', this.keyId, `Vault Transit decrypt with key ${this.keyId} failed: the encrypted data key is not a Transit ciphertext`);
     }
-    const data = await this.#write('decrypt', `decrypt/${this.#keyName}`, { ciphertext, associated_data: transitAssociatedData(context) });
+    const data = await this.#write('decrypt', `decrypt/${this.#keyName}`, { ciphertext, associated_data: transitAssociatedData(context) }, signal);
     const plaintext = decodeKey(data.plaintext);
     if (!plaintext) throw this.#malformed('decrypt', `a ${DATA_KEY_LENGTH}-byte plaintext key`);
     return plaintext;
   }
 
-  async #write(operation: TransitOperation, path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async #write(operation: TransitOperation, path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
     let headers: Record<string, string> | undefined;
     if (this.#auth) {
       let token: unknown;
@@ -192,7 +248,7 @@ export class VaultTransitKeyring implements Keyring {
     }
     let response: unknown;
     try {
-      response = await this.#client.write(`${this.#mountPath}/${path}`, body, headers ? { headers } : undefined);
+      response = await this.#client.write(`${this.#mountPath}/${path}`, body, headers ? { headers, signal } : { signal });
     } catch (error) {
       throw toKmsError(error, this.keyId, operation);
     }
@@ -206,6 +262,10 @@ export class VaultTransitKeyring implements Keyring {
       throw this.#malformed(operation, 'a vault:vN: ciphertext');
     }
     return { providerId: VAULT_TRANSIT_PROVIDER_ID, keyId: this.keyId, ciphertext: new Uint8Array(Buffer.from(ciphertext, 'utf8')) };
+  }
+
+  #timedOut(operation: TransitOperation, cause: unknown): KmsError {
+    return new KmsError('ERR_KMS_UNAVAILABLE', this.keyId, `Vault Transit ${operation} with key ${this.keyId} failed: no answer within ${this.#timeoutMs} ms`, { cause });
   }
 
   #malformed(operation: TransitOperation, expected: string): KmsError {

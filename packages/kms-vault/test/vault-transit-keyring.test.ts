@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { objectEncryptionContext, type EncryptedDataKey } from '@s3crypt/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { transitAssociatedData, transitKeyVersion, VaultTransitKeyring, type VaultClientLike } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
 
@@ -215,5 +215,54 @@ describe('VaultTransitKeyring with the real node-vault client against a stub ser
     const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', endpoint, token: 't' }).onDecrypt({ context, encryptedDataKeys: [edk('vault:v1:QUJD')] }));
     expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
     expect(error.message).toMatch(/could not be reached.*ECONNREFUSED/);
+  });
+});
+
+describe('VaultTransitKeyring.kekMatchers', () => {
+  it('names <mount>/<key> exactly, as its envelopes do, every version included', async () => {
+    const vault = fakeVault(() => ({ data: { ciphertext: 'vault:v3:AAAA' } }));
+    const keyring = new VaultTransitKeyring({ keyName: 'app', mountPath: '/kv/transit/', client: vault });
+    expect(keyring.kekMatchers()).toEqual([{ providerId: 'vault-transit', keyId: 'kv/transit/app' }]);
+    const { encryptedDataKeys } = await keyring.onEncrypt({ context: {}, dataKey: new Uint8Array(32) });
+    expect(encryptedDataKeys[0]?.keyId).toBe('kv/transit/app');
+  });
+});
+
+describe('VaultTransitKeyring cancellation and timeout', () => {
+  /** A Vault client that records the request options and never answers. */
+  function hangingVault() {
+    const signals: (AbortSignal | undefined)[] = [];
+    const client: VaultClientLike = {
+      write: (_path, _data, requestOptions) => {
+        signals.push(requestOptions?.signal);
+        return new Promise(() => undefined);
+      },
+    };
+    return { client, signals };
+  }
+
+  it('passes a signal with each request, aborted when the caller aborts, and rejects with the caller\'s reason', async () => {
+    const { client, signals } = hangingVault();
+    const controller = new AbortController();
+    const pending = new VaultTransitKeyring({ keyName: 'app', client, auth: async () => 'token' }).onEncrypt({ context: {}, signal: controller.signal });
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    expect(signals[0]?.aborted).toBe(false);
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(signals[0]?.aborted).toBe(true);
+  });
+
+  it('rejects with ERR_KMS_UNAVAILABLE when Vault does not answer within timeoutMs, a hanging token provider included', async () => {
+    const hangingAuth = () => new Promise<string>(() => undefined);
+    for (const options of [{ client: hangingVault().client }, { client: hangingVault().client, auth: hangingAuth }]) {
+      const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', timeoutMs: 30, ...options }).onDecrypt({ context: {}, encryptedDataKeys: [edk('vault:v1:AAAA')] }));
+      expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
+      expect((error.cause as Error).name).toBe('TimeoutError');
+    }
+  });
+
+  it('refuses a timeoutMs that is not a positive number', () => {
+    expect(() => new VaultTransitKeyring({ keyName: 'app', client: hangingVault().client, timeoutMs: 0 })).toThrow(TypeError);
   });
 });

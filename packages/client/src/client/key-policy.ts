@@ -85,6 +85,12 @@ export interface UnwrapCandidate {
   readonly publicKey: boolean;
 }
 
+/** What the policy lets a reader try, and whether it set aside public-key EDKs for want of a signature. */
+export interface UnwrapCandidates {
+  readonly candidates: UnwrapCandidate[];
+  readonly unsignedPublicKeyDropped: boolean;
+}
+
 /** A {@link KeyPolicy} validated once, at client construction. */
 export class ResolvedKeyPolicy {
   readonly #trusted: readonly KekMatcher[] | 'discovery';
@@ -139,7 +145,7 @@ export class ResolvedKeyPolicy {
    * The wrapped keys this reader may try, in envelope order, at most `maxUnwrapAttempts`. Throws a
    * {@link KeyPolicyError} when the object is refused outright; `object` names it in messages.
    */
-  candidates(envelope: Envelope, object: string): UnwrapCandidate[] {
+  candidates(envelope: Envelope, object: string): UnwrapCandidates {
     if (envelope.version < this.#minFormatVersion) {
       throw new KeyPolicyError('ERR_FORMAT_VERSION_NOT_ALLOWED', `${object} is format version ${envelope.version}; the key policy accepts version ${this.#minFormatVersion} and later`);
     }
@@ -163,13 +169,8 @@ export class ResolvedKeyPolicy {
     }
     // A public key vouches for nobody: without a pinned signature such a KEK cannot authenticate the writer.
     const vouched = this.requiresSignature || this.#acceptUnsignedPublicKeyWrapping ? trusted : trusted.filter((c) => !c.publicKey);
-    if (vouched.length === 0) {
-      throw new KeyPolicyError(
-        'ERR_UNSIGNED_OBJECT',
-        `${object} is wrapped only under public-key KEKs and not signed by a pinned key, so anyone holding the public key could have written it (pin keyPolicy.verificationKeys, or set acceptUnsignedPublicKeyWrapping)`,
-      );
-    }
-    return vouched.slice(0, this.maxUnwrapAttempts);
+    if (vouched.length === 0) throw unsignedPublicKeyOnly(object);
+    return { candidates: vouched.slice(0, this.maxUnwrapAttempts), unsignedPublicKeyDropped: vouched.length < trusted.length };
   }
 
   /**
@@ -182,4 +183,14 @@ export class ResolvedKeyPolicy {
     if (!key || !trailer.signature) throw new DecryptionError('ERR_SIGNATURE_INVALID', `${object} is signed by a key the key policy does not pin`);
     if (!signatureValid(key, trailer.signature.message, trailer.signature.value)) throw new DecryptionError('ERR_SIGNATURE_INVALID', `${object} has an invalid signature`);
   }
+}
+
+/** The refusal of an object that only a public-key KEK could open, with no pinned signature. */
+export function unsignedPublicKeyOnly(object: string, cause?: unknown): KeyPolicyError {
+  const error = new KeyPolicyError(
+    'ERR_UNSIGNED_OBJECT',
+    `${object} is wrapped only under public-key KEKs and not signed by a pinned key, so anyone holding the public key could have written it (pin keyPolicy.verificationKeys, or set acceptUnsignedPublicKeyWrapping)`,
+  );
+  if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, enumerable: false });
+  return error;
 }

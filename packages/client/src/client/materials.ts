@@ -5,7 +5,7 @@ import type { Envelope } from '../format/envelope.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
 import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
-import type { ResolvedKeyPolicy, UnwrapCandidate } from './key-policy.js';
+import { unsignedPublicKeyOnly, type ResolvedKeyPolicy, type UnwrapCandidate } from './key-policy.js';
 
 function asTyped(error: unknown, code: 'ERR_KEY_WRAP_FAILED' | 'ERR_KEY_UNWRAP_FAILED', message: string): S3CryptError {
   return error instanceof S3CryptError ? error : new KeyringError(code, message, { cause: error });
@@ -82,7 +82,8 @@ export async function unwrapDataKey(
   signal?: AbortSignal,
 ): Promise<UnwrappedKey> {
   let firstFailure: S3CryptError | undefined;
-  for (const candidate of policy.candidates(envelope, object)) {
+  const { candidates, unsignedPublicKeyDropped } = policy.candidates(envelope, object);
+  for (const candidate of candidates) {
     let dataKey: Uint8Array | undefined;
     try {
       dataKey = await tryUnwrap(keyring, candidate.edk, context, signal);
@@ -102,6 +103,8 @@ export async function unwrapDataKey(
     }
     return { dataKey, from: candidate };
   }
+  // Every key the reader may use failed; if only an unsigned public-key EDK remained, that is the real story.
+  if (unsignedPublicKeyDropped) throw unsignedPublicKeyOnly(object, firstFailure);
   if (firstFailure) throw firstFailure;
   const names = envelope.encryptedDataKeys.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
   throw new KeyringError('ERR_NO_MATCHING_KEY', `no configured keyring holds any of the keys of ${object} (${names.join(', ')})`);

@@ -33,22 +33,28 @@ export class MultiKeyring implements Keyring {
     this.#children = [...(options.children ?? [])];
   }
 
+  /**
+   * Every member's KEKs, generator first; `undefined` when any member cannot name its own (it lacks
+   * `kekMatchers` or returns `undefined`), since a policy without that member's keys would refuse its objects.
+   */
   kekMatchers(): readonly KekMatcher[] | undefined {
-    const all: KekMatcher[] = [];
+    const matchers: KekMatcher[] = [];
     for (const keyring of [this.#generator, ...this.#children]) {
       const own = keyring.kekMatchers?.();
-      if (!own) return undefined;
-      all.push(...own);
+      if (own === undefined) return undefined;
+      matchers.push(...own);
     }
-    return all;
+    return matchers;
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    request.signal?.throwIfAborted();
     const first = await this.#generator.onEncrypt(request);
     const encryptedDataKeys: EncryptedDataKey[] = [...first.encryptedDataKeys];
     try {
       for (const child of this.#children) {
-        const result = await child.onEncrypt({ context: request.context, dataKey: first.dataKey });
+        request.signal?.throwIfAborted();
+        const result = await child.onEncrypt({ context: request.context, dataKey: first.dataKey, signal: request.signal });
         encryptedDataKeys.push(...result.encryptedDataKeys);
       }
     } catch (error) {
@@ -58,14 +64,19 @@ export class MultiKeyring implements Keyring {
     return { dataKey: first.dataKey, encryptedDataKeys };
   }
 
-  /** Tries each keyring in order; the first that unwraps wins. If all fail, the first typed failure is reported. */
+  /**
+   * Tries each keyring in order; the first that unwraps wins. If all fail, the first typed failure is
+   * reported. An aborted `signal` stops the tries and rejects with its reason.
+   */
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     const failures: unknown[] = [];
     for (const keyring of [this.#generator, ...this.#children]) {
+      request.signal?.throwIfAborted();
       try {
         const dataKey = await keyring.onDecrypt(request);
         if (dataKey) return dataKey;
       } catch (error) {
+        request.signal?.throwIfAborted();
         failures.push(error);
       }
     }

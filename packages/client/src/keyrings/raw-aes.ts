@@ -42,11 +42,13 @@ export class RawAesKeyring implements Keyring {
     this.#masterKey = Buffer.from(options.masterKey);
   }
 
+  /** The one key this keyring unwraps with: `raw-aes` / `keyName`. */
   kekMatchers(): readonly KekMatcher[] {
     return [{ providerId: PROVIDER_ID, keyId: this.keyName }];
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    request.signal?.throwIfAborted();
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const iv = randomBytes(IV_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', this.#masterKey, iv);
@@ -56,12 +58,14 @@ export class RawAesKeyring implements Keyring {
   }
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    request.signal?.throwIfAborted();
     const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === PROVIDER_ID && edk.keyId === this.keyName);
     const aad = serializeContext(request.context);
     return unwrapFirst(
       mine,
       async (edk) => this.#unwrap(edk.ciphertext, aad),
       () => new KeyringError('ERR_KEY_UNWRAP_FAILED', `raw-aes key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`),
+      request.signal,
     );
   }
 

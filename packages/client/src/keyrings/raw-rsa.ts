@@ -47,7 +47,8 @@ export class RsaKeyring implements Keyring {
   constructor(options: RsaKeyringOptions) {
     if (typeof options.keyName !== 'string' || options.keyName.length === 0) throw new TypeError('RsaKeyring: keyName must be a non-empty string');
     this.keyName = options.keyName;
-    this.#publicKey = createPublicKey(options.publicKey);
+    // createPublicKey accepts PEM or a private KeyObject, but refuses a public KeyObject on Node 20.
+    this.#publicKey = isKeyObject(options.publicKey) && options.publicKey.type === 'public' ? options.publicKey : createPublicKey(options.publicKey);
     if (this.#publicKey.asymmetricKeyType !== 'rsa') throw new TypeError('RsaKeyring: publicKey must be an RSA key');
     if ((this.#publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new TypeError('RsaKeyring: RSA keys must be at least 2048 bits');
     this.#privateKey = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
@@ -59,11 +60,13 @@ export class RsaKeyring implements Keyring {
     return this.#privateKey !== undefined;
   }
 
+  /** The one key pair this keyring unwraps with: `raw-rsa` / `keyName`, a public-key KEK. */
   kekMatchers(): readonly KekMatcher[] {
     return [{ providerId: PROVIDER_ID, keyId: this.keyName, publicKey: true }];
   }
 
   async onEncrypt(request: EncryptRequest): Promise<EncryptResult> {
+    request.signal?.throwIfAborted();
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const wrapped = publicEncrypt({ key: this.#publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, dataKey);
     const ciphertext = Buffer.concat([wrapped, contextBinding(dataKey, serializeContext(request.context))]);
@@ -71,6 +74,7 @@ export class RsaKeyring implements Keyring {
   }
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
+    request.signal?.throwIfAborted();
     const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === PROVIDER_ID && edk.keyId === this.keyName);
     if (mine.length === 0) return undefined;
     if (!this.#privateKey) {
@@ -82,6 +86,7 @@ export class RsaKeyring implements Keyring {
       mine,
       async (edk) => unwrapWithPrivateKey(privateKey, edk.ciphertext, context),
       () => new KeyringError('ERR_KEY_UNWRAP_FAILED', `RSA key "${this.keyName}" could not unwrap the data key (wrong key, tampered key, or the object was moved)`),
+      request.signal,
     );
   }
 }
@@ -94,4 +99,8 @@ function unwrapWithPrivateKey(privateKey: KeyObject, ciphertext: Uint8Array, con
   if (dataKey.length === DATA_KEY_LENGTH && timingSafeEqual(contextBinding(dataKey, context), ciphertext.subarray(split))) return dataKey;
   dataKey.fill(0);
   throw new Error('context binding mismatch');
+}
+
+function isKeyObject(value: unknown): value is KeyObject {
+  return typeof value === 'object' && value !== null && typeof (value as KeyObject).export === 'function' && typeof (value as KeyObject).type === 'string';
 }

@@ -21,6 +21,11 @@ export function mapGcpError(error: unknown, keyName: string, operation: GcpOpera
   return new KmsError(code, keyName, `${describe(code)} (Cloud KMS key ${keyName}, ${operation})`, { cause: error });
 }
 
+/** The {@link KmsError} of an operation that ran out of `timeoutMs`: `ERR_KMS_UNAVAILABLE`, the timeout as `cause`. */
+export function gcpTimeoutError(cause: unknown, keyName: string, operation: GcpOperation): KmsError {
+  return new KmsError('ERR_KMS_UNAVAILABLE', keyName, `${describe('ERR_KMS_UNAVAILABLE')} (Cloud KMS key ${keyName}, ${operation})`, { cause });
+}
+
 function classify(error: unknown, operation: GcpOperation): KmsErrorCode {
   const status = (error as { code?: unknown } | undefined)?.code;
   switch (status) {
