@@ -1,13 +1,14 @@
 // The attack suite: EncryptingS3Client against real MinIO through the hostile-store proxy
 // (test/harness/hostile-store.ts), which plays the store of our threat model and lies per request.
 // Each attack asserts the typed error; a counting keyring asserts the bounds on keyring (KMS) calls.
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { EncryptingS3Client, RawAesKeyring, s3cryptInfo, withS3Crypt, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
+import { EncryptingS3Client, MultiKeyring, RawAesKeyring, RsaKeyring, s3cryptInfo, withS3Crypt, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { getBody, markedBytes } from './harness/clients.js';
-import { setMetadata, startHostileStore, stripChecksums, type HostileRequest, type HostileStore, type ProxyAnswer } from './harness/hostile-store.js';
+import { rawAesEdk, rsaOaepEdk, writeIndependently } from './harness/independent-writer.js';
+import { renameMetadata, setMetadata, startHostileStore, stripChecksums, stripMetadata, type HostileRequest, type HostileStore, type ProxyAnswer } from './harness/hostile-store.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 
 const ENVELOPE = 's3crypt-envelope';
@@ -193,5 +194,103 @@ describe('loose parsing', () => {
       expect(error).toMatchObject({ code: 'ERR_ENVELOPE_MALFORMED' });
       expect((error as Error).message).not.toMatch(/[\u2028\u202e\x7f\u0085]/);
     }
+  });
+});
+
+describe('public-key forgery', () => {
+  // The reader holds an RSA key pair; the attacker (the store) holds only its public key, and builds
+  // a whole object from scratch with the independent writer (test/harness/independent-writer.ts),
+  // not with the client's own write path.
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const attacker = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const writer = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const aesMaster = randomBytes(32);
+  const rsaReader = () => new RsaKeyring({ keyName: 'archive', publicKey: rsa.publicKey, privateKey: rsa.privateKey });
+  const multiReader = () => new MultiKeyring({ generator: new RawAesKeyring({ keyName: 'primary', masterKey: aesMaster }), children: [rsaReader()] });
+
+  function forge(key: string, version: 1 | 2, signingKey?: typeof attacker.privateKey) {
+    const forged = writeIndependently({
+      bucket,
+      key,
+      parts: [{ partNumber: 1, plaintext: Buffer.from('attacker content') }],
+      segmentSize: 4096,
+      version,
+      edks: [rsaOaepEdk('archive', rsa.publicKey)],
+      ...(signingKey ? { signingKey } : {}),
+    });
+    return { body: forged.body, metadata: forged.metadata, etag: '"forged"' };
+  }
+
+  it('an object the store builds from the public key is refused by RsaKeyring and MultiKeyring readers (GET, range, HEAD)', async () => {
+    await new EncryptingS3Client({ client: direct, keyring: multiReader() }).send(new PutObjectCommand({ Bucket: bucket, Key: 'forged', Body: 'genuine' }));
+    for (const version of [1, 2] as const) {
+      store.reset();
+      store.onRequest({ key: 'forged' }, serve(forge('forged', version)));
+      for (const keyring of [rsaReader(), multiReader()]) {
+        const reader = new EncryptingS3Client({ client: viaStore, keyring });
+        await expect(getBody(reader, bucket, 'forged')).rejects.toMatchObject({ code: 'ERR_UNSIGNED_OBJECT' });
+        await expect(getBody(reader, bucket, 'forged', { Range: 'bytes=0-3' })).rejects.toMatchObject({ code: 'ERR_UNSIGNED_OBJECT' });
+        await expect(reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'forged' }))).rejects.toMatchObject({ code: 'ERR_UNSIGNED_OBJECT' });
+      }
+    }
+  });
+
+  it('signed by the attacker\'s own key, the forgery is refused by a reader pinning the genuine writer', async () => {
+    store.onRequest({ key: 'forged-signed' }, serve(forge('forged-signed', 2, attacker.privateKey)));
+    const reader = new EncryptingS3Client({ client: viaStore, keyring: rsaReader(), keyPolicy: { verificationKeys: [writer.publicKey] } });
+    await expect(getBody(reader, bucket, 'forged-signed')).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' });
+  });
+
+  it('the genuine signed writer is accepted; the explicit opt-in accepts anyone holding the public key', async () => {
+    const genuine = new EncryptingS3Client({ client: direct, keyring: rsaReader(), signingKey: writer.privateKey });
+    await genuine.send(new PutObjectCommand({ Bucket: bucket, Key: 'rsa-signed', Body: 'signed by the writer' }));
+    const pinned = new EncryptingS3Client({ client: viaStore, keyring: rsaReader(), keyPolicy: { verificationKeys: [writer.publicKey] } });
+    expect((await getBody(pinned, bucket, 'rsa-signed')).toString()).toBe('signed by the writer');
+    store.onRequest({ key: 'forged-accepted' }, serve(forge('forged-accepted', 2)));
+    const trusting = new EncryptingS3Client({ client: viaStore, keyring: rsaReader(), keyPolicy: { acceptUnsignedPublicKeyWrapping: true } });
+    expect((await getBody(trusting, bucket, 'forged-accepted')).toString()).toBe('attacker content');
+  });
+});
+
+describe('plaintext downgrade', () => {
+  const inSelection = () => new EncryptingS3Client({ client: viaStore, keyring, allowPlaintextReads: [{ bucket, prefix: 'migrating/' }] });
+
+  it('an encrypted object with its envelope stripped is not plaintext outside the selection (GET, range, HEAD, Copy)', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'downgrade', Body: markedBytes(5000) }));
+    store.onResponse({ key: 'downgrade' }, stripMetadata(ENVELOPE));
+    for (const reader of [client, inSelection()]) {
+      await expect(getBody(reader, bucket, 'downgrade')).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
+      await expect(getBody(reader, bucket, 'downgrade', { Range: 'bytes=0-10' })).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
+      await expect(reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'downgrade' }))).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
+      await expect(reader.send(new CopyObjectCommand({ Bucket: bucket, Key: 'downgrade-copy', CopySource: `${bucket}/downgrade` }))).rejects.toMatchObject({ code: 'ERR_NOT_ENCRYPTED' });
+    }
+    await expect(direct.send(new HeadObjectCommand({ Bucket: bucket, Key: 'downgrade-copy' }))).rejects.toMatchObject({ name: 'NotFound' });
+  });
+
+  it('a renamed envelope is never plaintext, even inside the selection', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'migrating/renamed', Body: markedBytes(5000) }));
+    store.onResponse({ key: 'migrating/renamed' }, renameMetadata(ENVELOPE, 's3crypt-envelope-old'));
+    await expect(getBody(inSelection(), bucket, 'migrating/renamed')).rejects.toMatchObject({ code: 'ERR_ENVELOPE_MALFORMED' });
+    await expect(inSelection().send(new HeadObjectCommand({ Bucket: bucket, Key: 'migrating/renamed' }))).rejects.toMatchObject({ code: 'ERR_ENVELOPE_MALFORMED' });
+  });
+
+  it('inside the selection a stripped envelope is read, and flagged as a plaintext read', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'migrating/stripped', Body: 'x' }));
+    store.onResponse({ key: 'migrating/stripped' }, stripMetadata(ENVELOPE));
+    const response = await inSelection().send(new GetObjectCommand({ Bucket: bucket, Key: 'migrating/stripped' }));
+    await response.Body!.transformToByteArray();
+    expect(s3cryptInfo(response)).toEqual({ encrypted: false });
+  });
+});
+
+describe('unbounded first read', () => {
+  it('768 MiB sent for the 256 KiB tail request fails typed, with memory bounded by the request', async () => {
+    const { lazyBytes, replaceBody } = await import('./harness/hostile-store.js');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'flood', Body: 'small' }));
+    store.onResponse({ key: 'flood', ranged: true }, replaceBody(lazyBytes(768 * 1024 * 1024), 'chunked'));
+    const before = process.memoryUsage();
+    await expect(getBody(client, bucket, 'flood')).rejects.toMatchObject({ code: 'ERR_RESPONSE_TOO_LARGE' });
+    const after = process.memoryUsage();
+    expect(after.rss + after.arrayBuffers - (before.rss + before.arrayBuffers)).toBeLessThan(64 * 1024 * 1024);
   });
 });
