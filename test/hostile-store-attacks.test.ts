@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { EncryptingS3Client, MultiKeyring, RawAesKeyring, RsaKeyring, s3cryptInfo, withS3Crypt, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { getBody, markedBytes } from './harness/clients.js';
-import { rawAesEdk, rsaOaepEdk, writeIndependently } from './harness/independent-writer.js';
-import { renameMetadata, setMetadata, startHostileStore, stripChecksums, stripMetadata, type HostileRequest, type HostileStore, type ProxyAnswer } from './harness/hostile-store.js';
+import { rsaOaepEdk, writeIndependently } from './harness/independent-writer.js';
+import { lazyBytes, renameMetadata, replaceBody, setMetadata, startHostileStore, stripChecksums, stripMetadata, type HostileRequest, type HostileStore, type ProxyAnswer } from './harness/hostile-store.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 
 const ENVELOPE = 's3crypt-envelope';
@@ -285,7 +285,6 @@ describe('plaintext downgrade', () => {
 
 describe('unbounded first read', () => {
   it('768 MiB sent for the 256 KiB tail request fails typed, with memory bounded by the request', async () => {
-    const { lazyBytes, replaceBody } = await import('./harness/hostile-store.js');
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'flood', Body: 'small' }));
     store.onResponse({ key: 'flood', ranged: true }, replaceBody(lazyBytes(768 * 1024 * 1024), 'chunked'));
     const before = process.memoryUsage();
