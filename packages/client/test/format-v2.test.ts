@@ -332,3 +332,30 @@ describe('strict parsing', () => {
     expect((error as Error).message.length).toBeLessThan(500);
   });
 });
+
+describe('public-key EDKs set aside for want of a signature', () => {
+  it('a genuine multi-key object read while the symmetric KEK is unavailable keeps the service error', async () => {
+    const { generateKeyPairSync: pair } = await import('node:crypto');
+    const { RsaKeyring } = await import('../src/keyrings/raw-rsa.js');
+    const rsa = pair('rsa', { modulusLength: 2048 });
+    const rsaKeyring = new RsaKeyring({ keyName: 'dr', publicKey: rsa.publicKey, privateKey: rsa.privateKey });
+    const writer: Keyring = {
+      onEncrypt: async (request) => {
+        const a = await keyring.onEncrypt(request);
+        const b = await rsaKeyring.onEncrypt({ ...request, dataKey: a.dataKey });
+        return { dataKey: a.dataKey, encryptedDataKeys: [...a.encryptedDataKeys, ...b.encryptedDataKeys] };
+      },
+      onDecrypt: async () => undefined,
+    };
+    const stored = await putInMemory(writer, pattern(10), SEGMENT);
+    const { KmsError } = await import('../src/errors.js');
+    const down: Keyring = {
+      onEncrypt: (r) => keyring.onEncrypt(r),
+      onDecrypt: async () => Promise.reject(new KmsError('ERR_KMS_UNAVAILABLE', 'unit-test-key', 'the KMS is down')),
+      kekMatchers: () => [...keyring.kekMatchers(), ...rsaKeyring.kekMatchers()],
+    };
+    expect(await failureCode(stored, {}, down)).toBe('ERR_KMS_UNAVAILABLE');
+    const decoyed: Keyring = { ...down, onDecrypt: (r) => testKeyring(99).onDecrypt(r) };
+    expect(await failureCode(stored, {}, decoyed)).toBe('ERR_UNSIGNED_OBJECT');
+  });
+});

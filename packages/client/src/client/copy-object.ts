@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
-import { CURRENT_FORMAT_VERSION, FORMAT_VERSION_1 } from '../format/constants.js';
+import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, metadataWithEnvelope, withoutEnvelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
 import { rewrappedEnvelope } from '../format/object.js';
@@ -77,8 +77,8 @@ export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandIn
     const verifiedETag = opened.response.ETag;
     if (verifiedETag === undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store did not report the ETag of ${source.bucket}/${source.key}`);
     // The copy keeps the data, so its format version: a v1 copy stays v1 (and cannot carry a caller context).
-    const destinationContext =
-      opened.envelope.version === FORMAT_VERSION_1 ? objectEncryptionContext(bucket, key, FORMAT_VERSION_1) : objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, s3crypt.encryptionContext);
+    const version = opened.envelope.version;
+    const destinationContext = objectEncryptionContext(bucket, key, version, version === FORMAT_VERSION_1 ? {} : s3crypt.encryptionContext);
     const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, opened.dataKey, signalOf(options));
     const envelope = rewrappedEnvelope(opened.dataKey, opened.envelope, encryptedDataKeys, destinationContext);
     const replace = input.MetadataDirective === 'REPLACE';

@@ -11,6 +11,9 @@ function asTyped(error: unknown, code: 'ERR_KEY_WRAP_FAILED' | 'ERR_KEY_UNWRAP_F
   return error instanceof S3CryptError ? error : new KeyringError(code, message, { cause: error });
 }
 
+/** Failures that mean "this wrapped key does not open this object", as opposed to a service failure. */
+const NOT_THIS_KEY = new Set(['ERR_KEY_UNWRAP_FAILED', 'ERR_KEY_COMMITMENT_MISMATCH', 'ERR_KMS_WRONG_KEY']);
+
 /** A caller's abort is theirs to see as is; everything else becomes a typed error. */
 function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
   if (signal?.aborted && (error === signal.reason || (error as Error | undefined)?.name === 'AbortError')) throw error;
@@ -103,8 +106,9 @@ export async function unwrapDataKey(
     }
     return { dataKey, from: candidate };
   }
-  // Every key the reader may use failed; if only an unsigned public-key EDK remained, that is the real story.
-  if (unsignedPublicKeyDropped) throw unsignedPublicKeyOnly(object, firstFailure);
+  // Every key the reader may use failed because it was not the object's key (a decoy): if only an
+  // unsigned public-key EDK remained, that is the real story. A service failure stays what it is.
+  if (unsignedPublicKeyDropped && (!firstFailure || NOT_THIS_KEY.has(firstFailure.code))) throw unsignedPublicKeyOnly(object, firstFailure);
   if (firstFailure) throw firstFailure;
   const names = envelope.encryptedDataKeys.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
   throw new KeyringError('ERR_NO_MATCHING_KEY', `no configured keyring holds any of the keys of ${object} (${names.join(', ')})`);
