@@ -1,6 +1,7 @@
 // What a hostile store can try against EncryptingS3Client, against a real MinIO: objects read as
 // plaintext outside the caller's selection, renamed envelopes, truncated bodies answered with 416,
-// tampered copy sources, and (through a lying HTTP proxy in front of MinIO) responses larger than asked.
+// tampered copy sources, and (through the hostile store of test/harness/hostile-store.ts, a proxy in
+// front of MinIO) responses larger than asked.
 import {
   CopyObjectCommand,
   GetObjectCommand,
@@ -11,16 +12,25 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EncryptingS3Client, RawAesKeyring, s3cryptInfo, type PlaintextReadSelection } from '@s3crypt/client';
 import { uploadEncrypted } from '../packages/client/src/client/encrypted-upload.js';
 import { ResolvedKeyPolicy } from '../packages/client/src/client/key-policy.js';
 import { MultipartUploads } from '../packages/client/src/client/multipart-state.js';
 import { verifyObject } from '../packages/client/src/client/verify-object.js';
 import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
+import {
+  appendBytes,
+  lazyBytes,
+  matches,
+  replaceBody,
+  s3Error,
+  setHeaders,
+  startHostileStore,
+  type HostileStore,
+  type RequestMatch,
+} from './harness/hostile-store.js';
 import { s3Client } from './harness/minio.js';
 
 const KiB = 1024;
@@ -200,7 +210,7 @@ describe('copying a plaintext object through the client encrypts the copy', () =
   });
 });
 
-// MinIO answers a suffix range of an empty object with 206 "bytes 0--1/0"; S3 answers 416 (below, through the lying store).
+// MinIO answers a suffix range of an empty object with 206 "bytes 0--1/0"; S3 answers 416 (below, through the hostile store).
 describe('an envelope with an emptied body is ERR_OBJECT_TRUNCATED', () => {
   beforeAll(async () => {
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'legacy/emptied', Body: markedBytes(2000) }));
@@ -276,82 +286,6 @@ describe('CopyObject authenticates its whole source before anything is written',
   });
 });
 
-/**
- * A store that lies: an HTTP proxy in front of MinIO that passes requests through and lets a test
- * rewrite chosen responses. Minimal, for this file; test/harness/hostile-store.ts (being written) is
- * meant to replace it: `LYING_STORES` is the one place to add it.
- */
-interface LyingStore {
-  readonly endpoint: string;
-  /** Headers of every request that passed through. */
-  readonly requests: { method: string; url: string; headers: IncomingMessage['headers'] }[];
-  /** Rewrites the response to requests it returns true for; `sent` counts the body bytes it wrote. */
-  lie(matches: (request: IncomingMessage) => boolean, respond: (upstream: IncomingMessage, response: ServerResponse) => Promise<void>): void;
-  /** Filler bytes the current lie has written (its responder counts them). */
-  sent: number;
-  close(): Promise<void>;
-}
-
-async function startLyingProxy(upstreamEndpoint: string): Promise<LyingStore> {
-  const upstream = new URL(upstreamEndpoint);
-  let rule: { matches: (request: IncomingMessage) => boolean; respond: (upstream: IncomingMessage, response: ServerResponse) => Promise<void> } | undefined;
-  const requests: LyingStore['requests'] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    const active = rule?.matches(req) ? rule : undefined;
-    // The host header is forwarded unchanged: the client signed it, and MinIO checks the signature.
-    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      if (active) {
-        active.respond(answer, res).catch(() => res.destroy());
-        return;
-      }
-      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const store = {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    sent: 0,
-    lie(matches: (request: IncomingMessage) => boolean, respond: (upstream: IncomingMessage, response: ServerResponse) => Promise<void>) {
-      store.sent = 0;
-      rule = { matches, respond };
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return store;
-}
-
-const LYING_STORES: readonly { name: string; start: (upstream: string) => Promise<LyingStore> }[] = [{ name: 'local proxy', start: startLyingProxy }];
-
-/** The upstream's headers, minus the ones that describe its body's length. */
-function headersOf(answer: IncomingMessage, replace: Record<string, string> = {}): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (typeof value === 'string' && !['content-length', 'transfer-encoding', 'connection'].includes(name)) headers[name] = value;
-  }
-  return { ...headers, ...replace };
-}
-
-/** Writes `length` filler bytes lazily, respecting backpressure; stops when the client hangs up. */
-async function writeFiller(store: LyingStore, response: ServerResponse, length: number): Promise<void> {
-  const piece = Buffer.alloc(64 * KiB, 0x5a);
-  let closed = false;
-  response.once('close', () => (closed = true));
-  for (let written = 0; written < length && !closed; written += piece.length) {
-    store.sent += piece.length;
-    if (!response.write(piece)) await new Promise((resolve) => (response.once('drain', resolve), response.once('close', resolve)));
-  }
-  response.end();
-}
-
 /** Samples memory while `operation` runs; returns the operation's outcome and the peak growth. */
 async function peakGrowth<T>(operation: () => Promise<T>): Promise<{ outcome: T; growth: number }> {
   const now = () => {
@@ -370,81 +304,73 @@ async function peakGrowth<T>(operation: () => Promise<T>): Promise<{ outcome: T;
   }
 }
 
-const isTailRequest = (key: string) => (req: IncomingMessage) => req.method === 'GET' && (req.url ?? '').includes(key) && req.headers.range === `bytes=-${TAIL}`;
-const isBodyRequest = (key: string) => (req: IncomingMessage) => req.method === 'GET' && (req.url ?? '').includes(key) && /^bytes=0-\d+$/.test(req.headers.range ?? '');
+/** The client's request for the last bytes of `key` (its envelope trailer). */
+const tailRequest = (key: string): RequestMatch => ({ method: 'GET', key, range: `bytes=-${TAIL}` });
+/** The client's request for the body of `key` after the tail. */
+const bodyRequest = (key: string): RequestMatch => ({ method: 'GET', key, range: /^bytes=0-\d+$/ });
 
-describe.each(LYING_STORES)('a store that answers with more bytes, or other bytes, than asked ($name)', ({ start }) => {
-  let store: LyingStore;
+/** Body bytes the store has sent for requests matching `match`, once the client has had time to hang up. */
+async function bodyBytesSentSettled(store: HostileStore, match: RequestMatch): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return store.requests.filter((r) => matches(r, match)).reduce((sum, r) => sum + r.bodyBytesSent, 0);
+}
+
+describe('a store that answers with more bytes, or other bytes, than asked', () => {
+  let store: HostileStore;
   let lied: EncryptingS3Client;
   let liedLenient: EncryptingS3Client;
   const big = markedBytes(2 * MiB + 999, 41);
   const LIE = 768 * MiB;
+  const filler = lazyBytes(LIE, 0x5a);
 
   beforeAll(async () => {
-    store = await start(inject('s3').endpoint);
-    lied = new EncryptingS3Client({ client: s3Client({ ...inject('s3'), endpoint: store.endpoint }), keyring });
-    liedLenient = new EncryptingS3Client({ client: s3Client({ ...inject('s3'), endpoint: store.endpoint }), keyring, allowPlaintextReads: [{ bucket, prefix: 'lies/' }] });
+    store = await startHostileStore(inject('s3'));
+    lied = new EncryptingS3Client({ client: s3Client(store.endpoint), keyring });
+    liedLenient = new EncryptingS3Client({ client: s3Client(store.endpoint), keyring, allowPlaintextReads: [{ bucket, prefix: 'lies/' }] });
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'lies/small', Body: markedBytes(10 * KiB, 40) }));
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'lies/big', Body: big }));
   });
+  afterEach(() => store.reset());
   afterAll(async () => {
     lied.destroy();
     liedLenient.destroy();
-    await store.close();
+    await store.stop();
   });
 
   it(`a 256 KiB tail request answered with a declared ${LIE / MiB} MiB: ERR_RESPONSE_TOO_LARGE, memory bounded, connection dropped`, async () => {
-    store.lie(isTailRequest('lies/small'), async (answer, response) => {
-      answer.resume();
-      response.writeHead(206, headersOf(answer, { 'content-length': String(LIE), 'content-range': `bytes 0-${LIE - 1}/${LIE}` }));
-      await writeFiller(store, response, LIE);
-    });
+    store.onResponse(tailRequest('lies/small'), replaceBody(filler));
+    store.onResponse(tailRequest('lies/small'), setHeaders({ 'content-range': `bytes 0-${LIE - 1}/${LIE}` }));
     const { outcome, growth } = await peakGrowth(() => rejection(getBody(lied, bucket, 'lies/small')));
     expect(outcome.code).toBe('ERR_RESPONSE_TOO_LARGE');
     expect(outcome.message).toContain('lies/small');
     expect(growth).toBeLessThan(64 * MiB);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(store.sent).toBeLessThan(64 * MiB);
+    expect(await bodyBytesSentSettled(store, tailRequest('lies/small'))).toBeLessThan(64 * MiB);
   });
 
   it(`a 256 KiB tail request answered with ${LIE / MiB} MiB of undeclared length (chunked): ERR_RESPONSE_TOO_LARGE, memory bounded`, async () => {
-    store.lie(isTailRequest('lies/small'), async (answer, response) => {
-      response.writeHead(206, headersOf(answer));
-      for await (const chunk of answer) response.write(chunk);
-      await writeFiller(store, response, LIE);
-    });
+    store.onResponse(tailRequest('lies/small'), appendBytes(filler, 'chunked'));
     const { outcome, growth } = await peakGrowth(() => rejection(getBody(lied, bucket, 'lies/small')));
     expect(outcome.code).toBe('ERR_RESPONSE_TOO_LARGE');
     expect(growth).toBeLessThan(64 * MiB);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(store.sent).toBeLessThan(64 * MiB);
+    expect(await bodyBytesSentSettled(store, tailRequest('lies/small'))).toBeLessThan(64 * MiB);
   });
 
   it('the body request of a large read answered with a declared larger length: ERR_RESPONSE_TOO_LARGE from send(), before any plaintext', async () => {
-    store.lie(isBodyRequest('lies/big'), async (answer, response) => {
-      answer.resume();
-      response.writeHead(206, headersOf(answer, { 'content-length': String(LIE) }));
-      await writeFiller(store, response, LIE);
-    });
+    store.onResponse(bodyRequest('lies/big'), replaceBody(filler));
     const { outcome, growth } = await peakGrowth(() => rejection(lied.send(new GetObjectCommand({ Bucket: bucket, Key: 'lies/big' }))));
     expect(outcome.code).toBe('ERR_RESPONSE_TOO_LARGE');
     expect(growth).toBeLessThan(64 * MiB);
   });
 
   it(`the body request of a large read answered with the right headers and ${LIE / MiB} MiB more (chunked): the body errors ERR_RESPONSE_TOO_LARGE, memory bounded`, async () => {
-    store.lie(isBodyRequest('lies/big'), async (answer, response) => {
-      response.writeHead(206, headersOf(answer));
-      for await (const chunk of answer) response.write(chunk);
-      await writeFiller(store, response, LIE);
-    });
+    store.onResponse(bodyRequest('lies/big'), appendBytes(filler, 'chunked'));
     const { outcome, growth } = await peakGrowth(async () => {
       const got = await lied.send(new GetObjectCommand({ Bucket: bucket, Key: 'lies/big' }));
       return rejection(got.Body!.transformToByteArray());
     });
     expect(outcome.code).toBe('ERR_RESPONSE_TOO_LARGE');
     expect(growth).toBeLessThan(64 * MiB);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(store.sent).toBeLessThan(64 * MiB);
+    expect(await bodyBytesSentSettled(store, bodyRequest('lies/big'))).toBeLessThan(64 * MiB);
   });
 
   it('a Content-Range that is not the range asked is refused by send() itself (ERR_OBJECT_MALFORMED), before any plaintext', async () => {
@@ -453,14 +379,14 @@ describe.each(LYING_STORES)('a store that answers with more bytes, or other byte
       'another total': (s, e, t) => `bytes ${s}-${e}/${t + 1}`,
     };
     for (const [name, shift] of Object.entries(shifts)) {
-      store.lie(isBodyRequest('lies/big'), async (answer, response) => {
-        const [, s, e, t] = /bytes (\d+)-(\d+)\/(\d+)/.exec(String(answer.headers['content-range'])) ?? [];
-        response.writeHead(206, headersOf(answer, { 'content-range': shift(Number(s), Number(e), Number(t)), 'content-length': String(answer.headers['content-length']) }));
-        answer.pipe(response);
-        return Promise.resolve();
+      const removeRule = store.onResponse(bodyRequest('lies/big'), (_request, { headers }) => {
+        const [, s, e, t] = /bytes (\d+)-(\d+)\/(\d+)/.exec(headers['content-range'] ?? '') ?? [];
+        return { headers: { 'content-range': shift(Number(s), Number(e), Number(t)) } };
       });
       expect((await rejection(lied.send(new GetObjectCommand({ Bucket: bucket, Key: 'lies/big' })))).code, name).toBe('ERR_OBJECT_MALFORMED');
+      removeRule();
     }
+    expect(store.count(bodyRequest('lies/big'))).toBe(2);
   });
 
   it('a tail request answered 416 (as S3 answers for an empty object) with an envelope: ERR_OBJECT_TRUNCATED for every read and copy, even inside the selection', async () => {
@@ -468,15 +394,9 @@ describe.each(LYING_STORES)('a store that answers with more bytes, or other byte
     const stored = await storedObject('lies/emptied');
     await rewrite('lies/emptied', Buffer.alloc(0), stored.metadata);
     await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'lies/empty-plain', Body: '' }));
-    store.lie(
-      (req) => isTailRequest('lies/emptied')(req) || isTailRequest('lies/empty-plain')(req),
-      async (answer, response) => {
-        answer.resume();
-        response.writeHead(416, { 'content-type': 'application/xml' });
-        response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message></Error>');
-        return Promise.resolve();
-      },
-    );
+    const invalidRange = () => s3Error(416, 'InvalidRange', 'The requested range is not satisfiable');
+    store.onRequest(tailRequest('lies/emptied'), invalidRange);
+    store.onRequest(tailRequest('lies/empty-plain'), invalidRange);
     for (const client of [lied, liedLenient]) {
       for (const [name, read] of Object.entries(everyRead(client, 'lies/emptied'))) {
         expect((await rejection(read())).code, name).toBe('ERR_OBJECT_TRUNCATED');
@@ -489,20 +409,21 @@ describe.each(LYING_STORES)('a store that answers with more bytes, or other byte
     expect(await got.Body!.transformToString()).toBe('');
     expect(s3cryptInfo(got)).toEqual({ encrypted: false });
     expect((await rejection(getBody(lied, bucket, 'lies/empty-plain'))).code).toBe('ERR_NOT_ENCRYPTED');
-    expect(store.requests.some((r) => r.url.includes('lies/emptied') && r.headers.range === `bytes=-${TAIL}`)).toBe(true);
+    // The tail requests were made, and every one was told the lie.
+    const tails = store.requests.filter((r) => matches(r, tailRequest('lies/emptied')) || matches(r, tailRequest('lies/empty-plain')));
+    expect(new Set(tails.map((r) => `${r.key} ${r.answeredBy} ${r.status}`))).toEqual(new Set(['lies/emptied proxy 416', 'lies/empty-plain proxy 416']));
   });
 
   it('an honest answer still reads, and CopyObject pins the copy to the ETag it verified', async () => {
-    store.lie(() => false, () => Promise.resolve());
     expect((await getBody(lied, bucket, 'lies/big')).equals(big)).toBe(true);
-    store.requests.length = 0;
+    store.reset();
     await lied.send(new CopyObjectCommand({ Bucket: bucket, Key: 'dest/lies-big', CopySource: `${bucket}/lies/big` }));
     const { ETag } = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'lies/big' }));
     const copy = store.requests.find((r) => r.method === 'PUT' && r.headers['x-amz-copy-source'] !== undefined);
     expect(copy?.headers['x-amz-copy-source-if-match']).toBe(ETag);
     // The whole source was read (authenticated) before the copy request.
     const reads = store.requests.slice(0, store.requests.indexOf(copy!)).filter((r) => r.method === 'GET');
-    expect(reads.map((r) => r.headers.range)).toEqual([`bytes=-${TAIL}`, expect.stringMatching(/^bytes=0-\d+$/)]);
+    expect(reads.map((r) => r.range)).toEqual([`bytes=-${TAIL}`, expect.stringMatching(/^bytes=0-\d+$/)]);
     expect((await getBody(encrypting, bucket, 'dest/lies-big')).equals(big)).toBe(true);
   });
 });

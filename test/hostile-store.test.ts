@@ -97,6 +97,17 @@ describe('with no rules', () => {
     expect(store.requests[1]?.query.get('partNumber')).toBe('1');
     expect(store.requests[0]?.bucket).toBe(bucket);
   });
+
+  it('the log counts the body bytes each answer was sent', async () => {
+    await getBody(client, bucket, 'fixture');
+    await getBody(client, bucket, 'fixture', { Range: 'bytes=10-19' });
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'fixture' }));
+    expect(store.requests.map(({ method, bodyBytesSent }) => [method, bodyBytesSent])).toEqual([
+      ['GET', DATA.length],
+      ['GET', 10],
+      ['HEAD', 0],
+    ]);
+  });
 });
 
 describe('response lies reach the client', () => {
@@ -118,6 +129,17 @@ describe('response lies reach the client', () => {
     expect((await getMetadata({ Bucket: bucket, Key: 'fixture', Range: 'bytes=0-0' }))?.envelope).toBe('ranged-only');
     expect(store.count({ method: 'GET', ranged: true })).toBe(1);
     expect(store.requests.at(-1)?.range).toBe('bytes=0-0');
+  });
+
+  it('only requests with the Range given (exactly, or matching a pattern) are rewritten', async () => {
+    store.onResponse({ method: 'GET', range: 'bytes=-10' }, setMetadata('envelope', 'suffix-only'));
+    store.onResponse({ method: 'GET', range: /^bytes=\d+-\d+$/ }, setMetadata('other', 'bounded-only'));
+    expect(await getMetadata({ Bucket: bucket, Key: 'fixture' })).toEqual({ envelope: 'v1-original', other: 'kept' });
+    expect(await getMetadata({ Bucket: bucket, Key: 'fixture', Range: 'bytes=-10' })).toEqual({ envelope: 'suffix-only', other: 'kept' });
+    expect(await getMetadata({ Bucket: bucket, Key: 'fixture', Range: 'bytes=-100' })).toEqual({ envelope: 'v1-original', other: 'kept' });
+    expect(await getMetadata({ Bucket: bucket, Key: 'fixture', Range: 'bytes=0-9' })).toEqual({ envelope: 'v1-original', other: 'bounded-only' });
+    expect(store.count({ range: 'bytes=-10' })).toBe(1);
+    expect(store.count({ range: /^bytes=-/ })).toBe(2);
   });
 
   it('body replaced, with a consistent Content-Length (and the checksum MinIO stored, until it is stripped)', async () => {
@@ -143,6 +165,22 @@ describe('response lies reach the client', () => {
     expect(get.ContentRange).toBe(`bytes 0-9/${DATA.length}`);
     expect(get.ContentLength).toBe(15);
     expect(Buffer.from(await get.Body!.transformToByteArray()).equals(Buffer.concat([DATA.subarray(0, 10), Buffer.from('EXTRA')]))).toBe(true);
+  });
+
+  it('a lazy surplus after the body, announced consistently or chunked', async () => {
+    const removeRule = store.onResponse({ method: 'GET', ranged: true }, appendBytes(lazyBytes(3 * MiB, 0x5a)));
+    const announced = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'fixture', Range: 'bytes=0-9' }));
+    expect(announced.ContentLength).toBe(10 + 3 * MiB);
+    const expected = Buffer.concat([DATA.subarray(0, 10), Buffer.alloc(3 * MiB, 0x5a)]);
+    expect(Buffer.from(await announced.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    removeRule();
+
+    store.onResponse({ method: 'GET', ranged: true }, appendBytes(lazyBytes(3 * MiB, 0x5a), 'chunked'));
+    const chunked = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'fixture', Range: 'bytes=0-9' }));
+    expect(chunked.ContentLength).toBeUndefined();
+    expect(chunked.ContentRange).toBe(`bytes 0-9/${DATA.length}`);
+    expect(Buffer.from(await chunked.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    expect(store.requests.map((r) => r.bodyBytesSent)).toEqual([expected.length, expected.length]);
   });
 
   it('more bytes than the Content-Length announces go on the wire after it', async () => {
@@ -180,6 +218,12 @@ describe('response lies reach the client', () => {
     }
     expect(read).toBeGreaterThanOrEqual(4 * MiB);
     expect(produced).toBeLessThan(64 * MiB);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sent = store.requests[0]!.bodyBytesSent;
+    expect(sent).toBeGreaterThanOrEqual(read);
+    expect(sent).toBeLessThanOrEqual(produced);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(store.requests[0]!.bodyBytesSent).toBe(sent);
   });
 
   it('a lazy body read to its end arrives whole', async () => {

@@ -9,10 +9,10 @@
 // raw headers including Host and the client's SigV4 signature, and the body, streamed), so MinIO
 // checks the signature as if the client had called it directly. MinIO's answer goes back as is,
 // streamed, unless a response rule rewrites its status, headers or body. A request rule may instead
-// answer a request itself without asking MinIO. Every request is logged with what the client was
-// sent. A response whose announced Content-Length may differ from the bytes actually sent closes the
-// connection after it, so that the surplus (or shortfall) reaches the client as such instead of
-// being read as the start of the next response on a kept-alive connection.
+// answer a request itself without asking MinIO. Every request is logged with the status the client
+// was sent and how many body bytes. A response whose announced Content-Length may differ from the
+// bytes actually sent closes the connection after it, so that the surplus (or shortfall) reaches the
+// client as such instead of being read as the start of the next response on a kept-alive connection.
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -48,6 +48,12 @@ export interface LoggedRequest extends HostileRequest {
   readonly status: number | undefined;
   /** Whether MinIO was asked or a request rule answered for it. */
   readonly answeredBy: 'minio' | 'proxy';
+  /**
+   * Body bytes the proxy has handed to the client's connection so far. It grows while a body streams
+   * and stops when the client stops reading or hangs up; bytes still in the proxy's or the kernel's
+   * socket buffers count as sent, so a client that reads nothing is still sent a few MiB at most.
+   */
+  readonly bodyBytesSent: number;
 }
 
 /**
@@ -75,12 +81,12 @@ export interface BodyStream {
 
 /**
  * New bytes, a lazy stream, or a function of the body as it stands (MinIO's bytes, or an earlier
- * rule's; read whole first, so meant for small bodies).
+ * rule's; read whole first, so meant for small bodies) that returns new bytes or a lazy stream.
  *
  * @example
  * const flipFirstByte: BodyRewrite = (body) => Buffer.concat([Buffer.from([body[0]! ^ 1]), body.subarray(1)]);
  */
-export type BodyRewrite = Uint8Array | BodyStream | ((current: Buffer) => Uint8Array);
+export type BodyRewrite = Uint8Array | BodyStream | ((current: Buffer) => Uint8Array | BodyStream);
 
 /**
  * What a response rule changes; anything left out stays as it was.
@@ -141,6 +147,8 @@ export interface RequestMatch {
   readonly key?: string | RegExp;
   /** true: only requests with a Range header; false: only those without. */
   readonly ranged?: boolean;
+  /** The Range header exactly (e.g. `bytes=-262144`), or a pattern it must match; implies `ranged`. */
+  readonly range?: string | RegExp;
   /** A query parameter the request must carry, e.g. `uploadId` or `partNumber`. */
   readonly query?: string;
 }
@@ -223,18 +231,19 @@ export async function startHostileStore(upstream: S3Endpoint): Promise<HostileSt
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const described = describe(req);
     const own = ownAnswer(described);
-    const entry = { ...described, status: undefined as number | undefined, answeredBy: own ? ('proxy' as const) : ('minio' as const) };
+    const entry = { ...described, status: undefined as number | undefined, answeredBy: own ? ('proxy' as const) : ('minio' as const), bodyBytesSent: 0 };
     requests.push(entry);
+    const countSent = (bytes: number) => (entry.bodyBytesSent += bytes);
     if (own) {
       req.resume();
       entry.status = own.status;
-      return send(res, ownResponse(described.method, own));
+      return send(res, ownResponse(described.method, own), countSent);
     }
     const answer = await forward(req);
     try {
       const outgoing = await rewrite(described, answer);
       entry.status = outgoing.status;
-      await send(res, outgoing);
+      await send(res, outgoing, countSent);
     } finally {
       answer.destroy();
     }
@@ -291,6 +300,8 @@ export function matches(request: HostileRequest, match: RequestMatch): boolean {
   if (typeof match.key === 'string' && request.key !== match.key) return false;
   if (match.key instanceof RegExp && !match.key.test(request.key)) return false;
   if (match.ranged !== undefined && (request.range !== undefined) !== match.ranged) return false;
+  if (typeof match.range === 'string' && request.range !== match.range) return false;
+  if (match.range instanceof RegExp && (request.range === undefined || !match.range.test(request.range))) return false;
   if (match.query !== undefined && !request.query.has(match.query)) return false;
   return true;
 }
@@ -410,12 +421,15 @@ export function replaceBody(body: Uint8Array | BodyStream, length: LengthAnnounc
 /**
  * Sends `extra` after the body, e.g. more bytes than a Range asked for; announced as the longer
  * length unless told otherwise (`'unchanged'` keeps the old Content-Length, so the surplus follows it).
+ * A lazy `extra` is streamed after the body as the client reads, never held in memory.
  *
  * @example
  * store.onResponse({ method: 'GET', ranged: true }, appendBytes(Buffer.alloc(16)));
+ * store.onResponse({ method: 'GET', ranged: true }, appendBytes(lazyBytes(768 * 2 ** 20), 'chunked'));
  */
-export function appendBytes(extra: Uint8Array, length: LengthAnnouncement = 'actual'): ResponseRule {
-  return (_request, head) => ({ body: (current) => Buffer.concat([current, extra]), headers: announce(length, head) });
+export function appendBytes(extra: Uint8Array | BodyStream, length: LengthAnnouncement = 'actual'): ResponseRule {
+  const append = (current: Buffer): Uint8Array | BodyStream => (extra instanceof Uint8Array ? Buffer.concat([current, extra]) : concatenated(current, extra));
+  return (_request, head) => ({ body: append, headers: announce(length, head) });
 }
 
 /**
@@ -460,6 +474,16 @@ export function once<A extends unknown[], R>(rule: (...args: A) => R): (...args:
   };
 }
 
+function concatenated(first: Uint8Array, rest: BodyStream): BodyStream {
+  return {
+    length: rest.length === undefined ? undefined : first.length + rest.length,
+    async *chunks() {
+      yield first;
+      yield* rest.chunks();
+    },
+  };
+}
+
 function metadataHeader(name: string): string {
   return `x-amz-meta-${name.toLowerCase()}`;
 }
@@ -483,7 +507,7 @@ interface Outgoing extends ResponseHead {
   readonly announced?: boolean;
 }
 
-async function send(res: ServerResponse, { status, headers, body, announced }: Outgoing): Promise<void> {
+async function send(res: ServerResponse, { status, headers, body, announced }: Outgoing, countSent: (bytes: number) => void): Promise<void> {
   const final: Record<string, string> = { ...headers };
   if (body && !announced) {
     if (body.length === undefined) delete final['content-length'];
@@ -496,14 +520,21 @@ async function send(res: ServerResponse, { status, headers, body, announced }: O
     res.end();
     return;
   }
-  await pipeline(body.source, res);
+  await pipeline(counted(body.source, countSent), res);
+}
+
+async function* counted(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, countSent: (bytes: number) => void): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    countSent(chunk.length);
+    yield chunk;
+  }
 }
 
 async function applyBodySteps(body: Body, upstream: IncomingMessage, steps: readonly BodyRewrite[]): Promise<Body> {
   let current = body;
   for (const step of steps) {
     if (typeof step === 'function') {
-      current = asStreamBody(Buffer.from(step(await readAll(current.source))));
+      current = asStreamBody(step(await readAll(current.source)));
     } else {
       if (current.source === upstream) upstream.destroy();
       current = asStreamBody(step);
