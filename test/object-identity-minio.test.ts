@@ -83,6 +83,9 @@ describe('signed objects through MinIO', () => {
     await writer.send(new PutObjectCommand({ Bucket: bucket, Key: 'signed', Body: data }));
     expect((await getBody(reader, bucket, 'signed')).equals(data)).toBe(true);
     await expect(stranger.send(new GetObjectCommand({ Bucket: bucket, Key: 'signed' }))).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' });
+    // The signature covers the content, not the wrapped keys or the location: a copy re-wraps and stays signed.
+    await reader.send(new CopyObjectCommand({ Bucket: bucket, Key: 'signed-copy', CopySource: `${bucket}/signed` }));
+    expect((await getBody(reader, bucket, 'signed-copy')).equals(data)).toBe(true);
     await new Upload({ client: writer, params: { Bucket: bucket, Key: 'signed-mpu', Body: markedBytes(6 * MiB) }, partSize: 5 * MiB }).done();
     expect((await getBody(reader, bucket, 'signed-mpu')).equals(markedBytes(6 * MiB))).toBe(true);
     // An unsigned object from a writer without the key is refused by the pinning reader.
