@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PlaintextChecksums, withPlaintextChecksums } from '../src/client/plaintext-checksums.js';
@@ -61,7 +62,7 @@ describe('PlaintextChecksums', () => {
     const checksums = PlaintextChecksums.of({ ChecksumSHA256: hash('sha256', Buffer.from('other')) });
     const seen: Uint8Array[] = [];
     const consume = async () => {
-      for await (const chunk of checksums.tap([CHECK])) seen.push(chunk);
+      for await (const chunk of checksums.tap(Readable.from([CHECK]))) seen.push(chunk);
     };
     await expect(consume()).rejects.toMatchObject({ name: 'BadDigest' });
     expect(seen).toEqual([CHECK]);

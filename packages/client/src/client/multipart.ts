@@ -99,7 +99,9 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
       state.attempts.set(partNumber, [...earlier().filter((earlierAttempt) => !earlierAttempt.held), attempt]);
       return { ETag: eTag, ...attempt.plaintextChecksums, $metadata: { httpStatusCode: 200 } };
     }
-    const request = withoutPlaintextChecksums(input);
+    // A part is checksummed in transit with the upload's algorithm (S3 requires it), else the caller's.
+    const ChecksumAlgorithm = input.ChecksumAlgorithm ?? state.partDefaults.ChecksumAlgorithm ?? checksums.suppliedAlgorithm();
+    const request = { ...withoutPlaintextChecksums(input), ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) } as UploadPartCommandInput;
     const send = (Body: Buffer | Readable, sendOptions: SendOptions) => ctx.inner.send(new UploadPartCommand({ ...request, Body, ContentLength }), sendOptions);
     const sendAndRecord = async () => {
       const output =

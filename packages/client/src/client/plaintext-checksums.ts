@@ -1,7 +1,7 @@
 // Integrity values a caller computed over the plaintext (ContentMD5, x-amz-checksum-*) cannot travel
 // with the ciphertext, so they are checked here, over the plaintext as it is encrypted, and a
 // mismatch fails as S3 fails it, before the request that would store anything completes.
-import { S3ServiceException } from '@aws-sdk/client-s3';
+import { S3ServiceException, type ChecksumAlgorithm } from '@aws-sdk/client-s3';
 import { Crc32, Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
 import { Md5 } from '@aws-sdk/checksums/md5';
 import { Sha1, Sha256, Sha512 } from '@aws-sdk/checksums/sha';
@@ -13,7 +13,7 @@ interface Digest {
   digest(): Promise<Uint8Array>;
 }
 
-const ALGORITHMS: Readonly<Record<ChecksumField, { readonly algorithm: string; readonly create: () => Digest }>> = {
+const ALGORITHMS: Readonly<Record<ChecksumField, { readonly algorithm: ChecksumAlgorithm; readonly create: () => Digest }>> = {
   ChecksumCRC32: { algorithm: 'CRC32', create: () => new Crc32() },
   ChecksumCRC32C: { algorithm: 'CRC32C', create: () => new Crc32c() },
   ChecksumCRC64NVME: { algorithm: 'CRC64NVME', create: () => new Crc64Nvme() },
@@ -34,6 +34,9 @@ interface Expectation {
   readonly expected: string | undefined;
   readonly digest: Digest;
 }
+
+/** The checksums the SDK computes without extra configuration (others need the client's `checksumAlgorithms`). */
+const TRANSPORT_FIELDS: readonly ChecksumField[] = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'];
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -90,6 +93,15 @@ export class PlaintextChecksums {
       expectations.push({ field: named, expected: undefined, digest: ALGORITHMS[named].create() });
     }
     return new PlaintextChecksums(expectations);
+  }
+
+  /**
+   * The algorithm of the first value the caller supplied that the SDK computes by default: the
+   * ciphertext is checksummed in transit with it, as the plaintext would have been.
+   */
+  suppliedAlgorithm(): ChecksumAlgorithm | undefined {
+    const supplied = this.#expectations.find((e) => e.expected !== undefined && (TRANSPORT_FIELDS as readonly string[]).includes(e.field));
+    return supplied && supplied.field !== 'ContentMD5' ? ALGORITHMS[supplied.field].algorithm : undefined;
   }
 
   update(chunk: Uint8Array): void {

@@ -37,7 +37,8 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   try {
     const envelope = newEnvelope(dataKey, params, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(input.Metadata, envelope);
-    const putRequest = { ...withoutPlaintextChecksums(input), Metadata };
+    const ChecksumAlgorithm = input.ChecksumAlgorithm ?? checksums.suppliedAlgorithm();
+    const putRequest = { ...withoutPlaintextChecksums(input), Metadata, ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) };
     let output: PutObjectCommandOutput;
     let trailer: Uint8Array;
     if (body.kind === 'bytes') {
