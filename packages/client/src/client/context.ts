@@ -39,11 +39,25 @@ export function requireString(value: unknown, name: string, command: string): st
 }
 
 /** The S3 checksum value fields (each names an algorithm; ChecksumAlgorithm/ChecksumType are not values). */
-export const CHECKSUM_FIELDS = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'] as const;
+export const CHECKSUM_FIELDS = [
+  'ChecksumCRC32',
+  'ChecksumCRC32C',
+  'ChecksumCRC64NVME',
+  'ChecksumSHA1',
+  'ChecksumSHA256',
+  'ChecksumSHA512',
+  'ChecksumMD5',
+  'ChecksumXXHASH64',
+  'ChecksumXXHASH3',
+  'ChecksumXXHASH128',
+] as const;
+
+export type ChecksumField = (typeof CHECKSUM_FIELDS)[number];
 
 /**
- * Checksums and MD5s a caller computed over the plaintext cannot describe the ciphertext we send; the
- * SDK computes fresh ones over the ciphertext (ChecksumAlgorithm is kept).
+ * Checksums and MD5s a caller computed over the plaintext cannot describe the ciphertext we send (they
+ * are verified against the plaintext instead, see plaintext-checksums.ts); the SDK computes fresh
+ * ones over the ciphertext (ChecksumAlgorithm is kept).
  */
 export function withoutPlaintextChecksums<T extends object>(input: T): T {
   const copy = { ...input } as Record<string, unknown>;

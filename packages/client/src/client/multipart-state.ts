@@ -4,6 +4,8 @@ import { MultipartStateError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
 import type { EncryptionContext } from '../keyrings/keyring.js';
 import type { TrailerEntry } from '../format/trailer.js';
+import type { FinalPart } from './final-part.js';
+import type { ChecksumValues } from './plaintext-checksums.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
@@ -12,6 +14,10 @@ export interface PartAttempt extends TrailerEntry {
    * uploaded together with the trailer on completion; `eTag` is then a local placeholder.
    */
   readonly held?: Buffer;
+  /** The plaintext checksums the UploadPart output reported (a CompleteMultipartUpload part must match them). */
+  readonly plaintextChecksums: ChecksumValues;
+  /** The checksums S3 computed over the stored ciphertext part (sent with CompleteMultipartUpload). */
+  readonly storedChecksums: ChecksumValues;
 }
 
 export interface UploadState {
@@ -25,6 +31,10 @@ export interface UploadState {
   readonly attempts: Map<number, PartAttempt[]>;
   /** Request fields the trailer part must repeat (checksum algorithm, SSE-C headers). */
   readonly partDefaults: Record<string, unknown>;
+  /** UploadParts being sent (and recorded), which a held last part waits for before going out. */
+  readonly inFlight: Set<Promise<unknown>>;
+  /** The final part sent early with a held last part, for the attempts most likely completed with. */
+  finalPart?: FinalPart;
 }
 
 export class MultipartUploads {

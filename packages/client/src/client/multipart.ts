@@ -24,14 +24,16 @@ import { metadataWithEnvelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
 import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.js';
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
-import { sealTrailer, trailerTagOf } from '../format/trailer.js';
+import { trailerTagOf } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
-import { CHECKSUM_FIELDS, requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
+import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
 import { withObjectInfo } from './object-info.js';
+import { finalPartFor, likelyAttempts, sendFinalPart } from './final-part.js';
+import { checksumValuesOf, invalidPart, PlaintextChecksums, withPlaintextChecksums, type ChecksumValues } from './plaintext-checksums.js';
 import type { S3CryptRequestOptions } from './request-options.js';
-import type { UploadState } from './multipart-state.js';
+import type { PartAttempt, UploadState } from './multipart-state.js';
 import { collect, sendEncryptedStream } from './streaming.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;
@@ -53,7 +55,7 @@ export async function createMultipartUpload(
     const output = await ctx.inner.send(new CreateMultipartUploadCommand({ ...input, Metadata }), options);
     const uploadId = requireString(output.UploadId, 'UploadId', 'CreateMultipartUpload response');
     const partDefaults = Object.fromEntries(PART_DEFAULT_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
-    ctx.uploads.add(uploadId, { bucket, key, dataKey, params, context, attempts: new Map(), partDefaults });
+    ctx.uploads.add(uploadId, { bucket, key, dataKey, params, context, attempts: new Map(), partDefaults, inFlight: new Set() });
     registered = true;
     return output;
   } finally {
@@ -71,13 +73,18 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
   }
   const state = ctx.uploads.get(uploadId, bucket, key);
   const body = plaintextBody(input.Body, input.ContentLength, 'UploadPart');
+  const checksums = PlaintextChecksums.of(input);
+  if (body.kind === 'bytes') {
+    checksums.update(body.bytes);
+    await checksums.verify();
+  }
   const length = body.kind === 'bytes' ? body.bytes.length : body.length;
   const ContentLength = encryptedPartLength(length, state.params.segmentSize);
   const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber);
   // Read at record time: retries of one part number may be in flight together.
   const earlier = () => state.attempts.get(partNumber) ?? [];
   try {
-    const sealStream = (source: AsyncIterable<Uint8Array>) => sealPartStream(partKey, source, length, state.params.segmentSize, lengthMismatch('UploadPart', length));
+    const sealStream = (source: AsyncIterable<Uint8Array>) => sealPartStream(partKey, checksums.tap(source), length, state.params.segmentSize, lengthMismatch('UploadPart', length));
     if (ContentLength < MIN_PART_LENGTH) {
       // Only the last part may be this small, and the trailer must follow it in the same S3 part
       // (a separate trailer part would make it a too-small non-final part): hold it until Complete.
@@ -85,25 +92,56 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
       if (other) throw new TypeError(`UploadPart: parts ${other.partNumber} and ${partNumber} are both smaller than 5 MiB; only the last part may be`);
       const held = body.kind === 'bytes' ? sealPart(partKey, body.bytes, state.params.segmentSize) : await collect(sealStream(body.source));
       const eTag = `"s3crypt-held-${partNumber}-${randomUUID()}"`;
+      const attempt = { partNumber, length, salt, eTag, held, plaintextChecksums: await checksums.verify(), storedChecksums: {} };
+      await sendHeldPartEarly(ctx, state, uploadId, attempt, options);
       // S3 keeps only a part number's latest upload; so does the client for held parts, which bounds
       // their memory to one ≤ 5 MiB ciphertext per upload however often the part is retried.
-      state.attempts.set(partNumber, [...earlier().filter((attempt) => !attempt.held), { partNumber, length, salt, eTag, held }]);
-      return { ETag: eTag, $metadata: { httpStatusCode: 200 } };
+      state.attempts.set(partNumber, [...earlier().filter((earlierAttempt) => !earlierAttempt.held), attempt]);
+      return { ETag: eTag, ...attempt.plaintextChecksums, $metadata: { httpStatusCode: 200 } };
     }
-    const request = withoutPlaintextChecksums(input);
+    // A part is checksummed in transit with the upload's algorithm (S3 requires it), else the caller's.
+    const ChecksumAlgorithm = input.ChecksumAlgorithm ?? state.partDefaults.ChecksumAlgorithm ?? checksums.suppliedAlgorithm();
+    const request = { ...withoutPlaintextChecksums(input), ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) } as UploadPartCommandInput;
     const send = (Body: Buffer | Readable, sendOptions: SendOptions) => ctx.inner.send(new UploadPartCommand({ ...request, Body, ContentLength }), sendOptions);
-    const output =
-      body.kind === 'bytes'
-        ? await send(sealPart(partKey, body.bytes, state.params.segmentSize), options)
-        : await sendEncryptedStream(sealStream(body.source), options, send);
-    state.attempts.set(partNumber, [...earlier(), { partNumber, length, salt, eTag: requireString(output.ETag, 'ETag', 'UploadPart response') }]);
-    return output;
+    const sendAndRecord = async () => {
+      const output =
+        body.kind === 'bytes'
+          ? await send(sealPart(partKey, body.bytes, state.params.segmentSize), options)
+          : await sendEncryptedStream(sealStream(body.source), options, send);
+      const eTag = requireString(output.ETag, 'ETag', 'UploadPart response');
+      const plaintextChecksums = await checksums.verify();
+      state.attempts.set(partNumber, [...earlier(), { partNumber, length, salt, eTag, plaintextChecksums, storedChecksums: checksumValuesOf(output) }]);
+      return withPlaintextChecksums(output, plaintextChecksums);
+    };
+    const sending = sendAndRecord();
+    state.inFlight.add(sending);
+    try {
+      return await sending;
+    } finally {
+      state.inFlight.delete(sending);
+    }
   } finally {
     partKey.fill(0);
   }
 }
 
-/** Which encrypted attempt of each listed part the caller completes with, matched by ETag. */
+/**
+ * A held last part goes out with the trailer as soon as the parts before it have (not only at
+ * Complete), so an UploadPart that resolves has really sent its bytes and progress reports (such as
+ * lib-storage's, counted as parts resolve) stay honest. The trailer covers the latest attempt of every
+ * part number; if Complete lists other attempts, it uploads the final part again.
+ */
+async function sendHeldPartEarly(ctx: HandlerContext, state: UploadState, uploadId: string, held: PartAttempt, options: SendOptions): Promise<void> {
+  await Promise.allSettled([...state.inFlight]);
+  ctx.uploads.get(uploadId, state.bucket, state.key); // not aborted or completed meanwhile
+  const attempts = likelyAttempts(state, held);
+  if (attempts) state.finalPart = await sendFinalPart(ctx, state, uploadId, attempts, options);
+}
+
+/**
+ * Which encrypted attempt of each listed part the caller completes with, matched by ETag; a checksum
+ * listed with a part must be the plaintext checksum its UploadPart reported.
+ */
 function chosenAttempts(state: UploadState, parts: readonly CompletedPart[]) {
   return [...parts]
     .sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))
@@ -112,6 +150,8 @@ function chosenAttempts(state: UploadState, parts: readonly CompletedPart[]) {
       if (!attempt) {
         throw new MultipartStateError('ERR_UNKNOWN_PART', `part ${part.PartNumber} with ETag ${part.ETag} was not uploaded through this EncryptingS3Client`);
       }
+      const listed = checksumValuesOf(part);
+      if (Object.entries(listed).some(([field, value]) => attempt.plaintextChecksums[field as keyof ChecksumValues] !== value)) throw invalidPart(part.PartNumber);
       return attempt;
     });
 }
@@ -125,28 +165,24 @@ export async function completeMultipartUpload(
   const key = requireString(input.Key, 'Key', 'CompleteMultipartUpload');
   const uploadId = requireString(input.UploadId, 'UploadId', 'CompleteMultipartUpload');
   const state = ctx.uploads.get(uploadId, bucket, key);
+  // Refused before anything is sent, so the upload stays open for a Complete without it.
+  const wholeObject = Object.keys(checksumValuesOf(input));
+  if (wholeObject.length > 0) {
+    throw new TypeError(`CompleteMultipartUpload: a whole-object ${wholeObject.join(', ')} cannot be verified through EncryptingS3Client; give checksums with each UploadPart`);
+  }
   try {
     const parts = input.MultipartUpload?.Parts ?? [];
     const attempts = chosenAttempts(state, parts);
-    const trailer = sealTrailer(state.dataKey, state.params, attempts, ctx.signingKey);
-    const last = attempts[attempts.length - 1];
     if (attempts.slice(0, -1).some((attempt) => attempt.held)) {
       throw new TypeError('CompleteMultipartUpload: only the last part may be smaller than 5 MiB');
     }
-    // The trailer travels with a held last part, or as a part of its own after the last one.
-    const finalPartNumber = last?.held ? last.partNumber : (last?.partNumber ?? 0) + 1;
-    const finalBody = last?.held ? Buffer.concat([last.held, trailer]) : trailer;
-    const finalOutput = await ctx.inner.send(
-      new UploadPartCommand({ ...state.partDefaults, Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: finalPartNumber, Body: finalBody, ContentLength: finalBody.length }),
-      options,
-    );
-    const finalPart: CompletedPart = { PartNumber: finalPartNumber, ETag: finalOutput.ETag };
-    for (const field of CHECKSUM_FIELDS) if (finalOutput[field] !== undefined) finalPart[field] = finalOutput[field];
-    const completedParts = last?.held ? parts.map((part) => (part.PartNumber === finalPartNumber ? finalPart : part)) : [...parts, finalPart];
+    const { trailer, part: finalPart } = finalPartFor(state, attempts) ?? (await sendFinalPart(ctx, state, uploadId, attempts, options));
+    const storedParts = attempts.filter((attempt) => !attempt.held).map((attempt): CompletedPart => ({ PartNumber: attempt.partNumber, ETag: attempt.eTag, ...attempt.storedChecksums }));
+    const completedParts = [...storedParts, finalPart];
     const request = withoutPlaintextChecksums({ ...input, MultipartUpload: { Parts: completedParts } });
     delete (request as Record<string, unknown>).ChecksumType; // a full-object checksum would describe the plaintext
     delete (request as Record<string, unknown>).MpuObjectSize;
-    const output = await ctx.inner.send(new CompleteMultipartUploadCommand(request), options);
+    const output = withPlaintextChecksums(await ctx.inner.send(new CompleteMultipartUploadCommand(request), options), {});
     const objectId = objectIdentity(state.params, trailerTagOf(trailer), state.context);
     return withObjectInfo(output, { encrypted: true, formatVersion: state.params.version, objectId });
   } catch (error) {

@@ -9,6 +9,7 @@ import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
 import { withObjectInfo } from './object-info.js';
+import { PlaintextChecksums, withPlaintextChecksums } from './plaintext-checksums.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { sendEncryptedStream } from './streaming.js';
 
@@ -24,6 +25,11 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   const bucket = requireString(input.Bucket, 'Bucket', 'PutObject');
   const key = requireString(input.Key, 'Key', 'PutObject');
   const body = plaintextBody(input.Body, input.ContentLength, 'PutObject');
+  const checksums = PlaintextChecksums.of(input);
+  if (body.kind === 'bytes') {
+    checksums.update(body.bytes);
+    await checksums.verify();
+  }
   const params = newSuiteParameters(ctx.segmentSize, ctx.signerId);
   const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
   // Nothing is sent before the key is wrapped: a keyring failure throws here.
@@ -31,7 +37,8 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   try {
     const envelope = newEnvelope(dataKey, params, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(input.Metadata, envelope);
-    const putRequest = { ...withoutPlaintextChecksums(input), Metadata };
+    const ChecksumAlgorithm = input.ChecksumAlgorithm ?? checksums.suppliedAlgorithm();
+    const putRequest = { ...withoutPlaintextChecksums(input), Metadata, ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) };
     let output: PutObjectCommandOutput;
     let trailer: Uint8Array;
     if (body.kind === 'bytes') {
@@ -41,11 +48,12 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
     } else {
       const ContentLength = encryptedObjectLength(body.length, params);
       const last: { chunk?: Buffer } = {};
-      const sealed = keepingLast(sealObjectStream(dataKey, params, body.source, body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
+      const sealed = keepingLast(sealObjectStream(dataKey, params, checksums.tap(body.source), body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
       output = await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...putRequest, Body, ContentLength }), sendOptions));
       trailer = last.chunk ?? new Uint8Array(0);
     }
-    return withObjectInfo(output, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, trailerTagOf(trailer), context) });
+    const plaintextOutput = withPlaintextChecksums(output, await checksums.verify(), 'FULL_OBJECT');
+    return withObjectInfo(plaintextOutput, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, trailerTagOf(trailer), context) });
   } finally {
     dataKey.fill(0);
   }
