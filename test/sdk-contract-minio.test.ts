@@ -12,7 +12,9 @@ import {
   UploadPartCommand,
   paginateListObjectsV2,
   paginateListParts,
+  DeleteObjectCommand,
   waitUntilObjectExists as sdkWaitUntilObjectExists,
+  waitUntilObjectNotExists,
   type GetObjectCommandOutput,
   type HeadObjectCommandOutput,
   type PutObjectCommandOutput,
@@ -135,6 +137,15 @@ describe('waiters', () => {
       expect(head.ContentLength).toBe(12);
       expect(s3cryptInfo(head)?.encrypted).toBe(true);
     }
+  });
+
+  it('the SDK’s waitUntilObjectNotExists sees an object go', async () => {
+    const Key = 'wait/goes';
+    await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'short-lived' }));
+    const waiting = waitUntilObjectNotExists({ client: encrypting, minDelay: 1, maxDelay: 1, maxWaitTime: 30 }, { Bucket: bucket, Key });
+    await sleep(1500);
+    await encrypting.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+    expect((await waiting).state).toBe('SUCCESS');
   });
 
   async function unreadableObject() {
