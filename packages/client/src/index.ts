@@ -42,3 +42,4 @@ export type { S3CryptObjectInfo } from './client/object-info.js';
 export { withS3Crypt } from './client/request-options.js';
 export type { S3CryptRequestOptions } from './client/request-options.js';
 export type { KeyPolicy } from './client/key-policy.js';
+export { waitUntilObjectExists } from './client/wait-until-object-exists.js';

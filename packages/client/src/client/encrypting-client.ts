@@ -5,6 +5,7 @@ import { checkP384Key, signerIdOf } from '../format/signature.js';
 import type { Keyring } from '../keyrings/keyring.js';
 import { ResolvedKeyPolicy, type KeyPolicy } from './key-policy.js';
 import { requestOptionsOf, type S3CryptRequestOptions } from './request-options.js';
+import { withCommandMiddleware } from './command-middleware.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { copyObject } from './copy-object.js';
 import { getObject } from './get-object.js';
@@ -74,7 +75,10 @@ const REFUSED: Readonly<Record<string, string>> = {
   WriteGetObjectResponse: 'not supported through EncryptingS3Client',
 };
 
-/** Makes the class's instances type-compatible with `S3Client` (e.g. lib-storage's `Upload({ client })`). */
+/**
+ * Makes the class's instances type-compatible with `S3Client` (e.g. lib-storage's `Upload({ client })`);
+ * `S3Client.prototype` in the prototype chain makes `instanceof S3Client` true as well.
+ */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface EncryptingS3Client extends S3Client {}
 
@@ -82,6 +86,20 @@ export interface EncryptingS3Client extends S3Client {}
  * A drop-in `S3Client` that encrypts objects before they leave and authenticates and decrypts them
  * when they come back. PutObject, the multipart commands, GetObject (with Range or PartNumber),
  * HeadObject and CopyObject are handled; every other command passes through to the wrapped client.
+ *
+ * The SDK contract, in short (the README's compatibility table has the rest):
+ * - `client instanceof S3Client` is true (for the `@aws-sdk/client-s3` copy this package resolves),
+ *   so paginators and waiters accept it; no second S3Client is built: `send`, `config`,
+ *   `middlewareStack`, `initConfig` and `destroy` are the wrapped client's or this class's own.
+ * - Client middleware (`client.middlewareStack`, which is the wrapped client's) runs on every
+ *   request sent to the store, including the internal ones, and sees what the store sees: ciphertext
+ *   bodies, envelope metadata, internal `Range` headers and ciphertext lengths.
+ * - Middleware added to a command runs on every request the store receives for that command: the
+ *   ciphertext PUT or UploadPart, each ranged GET of a GetObject (tail, trailer, body), the HEAD and
+ *   tail GET of a HeadObject, the source GETs and the COPY of a CopyObject, the trailer part and the
+ *   Complete of a CompleteMultipartUpload. It sees those internal inputs and outputs (ciphertext,
+ *   internal ranges), never the decrypted output `send` resolves to, and runs once per request.
+ *   A small last part held back until Complete sends nothing, so its middleware does not run.
  *
  * @example
  * ```ts
@@ -116,6 +134,12 @@ export class EncryptingS3Client {
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.
     Object.defineProperty(this, 'config', { value: options.client.config, enumerable: true });
     Object.defineProperty(this, 'middlewareStack', { get: () => options.client.middlewareStack, enumerable: true });
+    Object.defineProperty(this, 'initConfig', { get: () => options.client.initConfig, enumerable: true });
+  }
+
+  static {
+    // Helpers check `client instanceof S3Client`; every member they may reach is defined above or below.
+    Object.setPrototypeOf(this.prototype, S3Client.prototype);
   }
 
   /**
@@ -134,7 +158,7 @@ export class EncryptingS3Client {
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
     const name = operationName(command);
     const handler = HANDLERS[name];
-    if (handler) return handler(this.#context, command.input as never, options, requestOptionsOf(command as object));
+    if (handler) return handler(withCommandMiddleware(this.#context, command), command.input as never, options, requestOptionsOf(command as object));
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     return this.#context.inner.send(command as never, options as never);
