@@ -80,7 +80,7 @@ export interface GcpKmsKeyringOptions {
   readonly client?: GcpKmsClient | KeyManagementServiceClient;
   /**
    * How long one `onEncrypt` or `onDecrypt` may take, in milliseconds, retries included: each Cloud
-   * KMS call gets the time left, less a margin (a fifth, at most 1 s), as its gRPC deadline. When it runs out the keyring rejects with
+   * KMS call gets the time left as its gRPC deadline. When it runs out the keyring rejects with
    * `ERR_KMS_UNAVAILABLE`. Default {@link GCP_KMS_DEFAULT_TIMEOUT_MS} (30 s).
    */
   readonly timeoutMs?: number;
@@ -247,14 +247,9 @@ export class GcpKmsKeyring implements Keyring {
   }
 }
 
-/**
- * A gRPC call's deadline: the milliseconds until `deadline` (a `performance.now()` time) less a
- * margin, at least 1. The library's retries then give up just before the keyring's own timer, and
- * its error, which names the last retry's cause (ECONNREFUSED, …), is what the caller sees.
- */
+/** Milliseconds until `deadline` (a `performance.now()` time), at least 1: a gRPC call's deadline. */
 function timeLeft(deadline: number): number {
-  const left = deadline - performance.now();
-  return Math.max(1, Math.ceil(left - Math.min(1_000, left / 5)));
+  return Math.max(1, Math.ceil(deadline - performance.now()));
 }
 
 const KEY_NAME = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;

@@ -1,6 +1,6 @@
 import { quoteUntrusted } from '../untrusted-text.js';
 
-// Long enough for a library's summary of its retries ("… exceeded 2000 ms retrying error … ECONNREFUSED").
+// Long enough for a library's summary of its retries ("Total timeout … exceeded … retrying error … ECONNREFUSED").
 const MAX_CAUSE_LENGTH = 300;
 
 interface ErrorShape {
