@@ -1,7 +1,9 @@
 /**
  * Every failure s3crypt reports about data, keys or key services is an {@link S3CryptError} with a
- * stable `code`. Branch on `code` (or `instanceof`), never on message text. Messages never contain
- * key material and, for decryption failures, never say which internal check failed.
+ * stable `code`. Branch on `code` (or `instanceof`, which holds across copies of this package), never
+ * on message text. Messages never contain key material and, for decryption failures, never say which
+ * internal check failed. An error about an object carries its `bucket`, `key` and `versionId`, and
+ * its message names the object.
  *
  * API misuse (a wrong option type, an unsupported command) is a plain `TypeError` instead.
  */
