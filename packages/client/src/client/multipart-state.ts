@@ -4,6 +4,8 @@ import { MultipartStateError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
 import type { EncryptionContext } from '../keyrings/keyring.js';
 import type { TrailerEntry } from '../format/trailer.js';
+import { quoteUntrusted } from '../untrusted-text.js';
+import { objectName } from './context.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
@@ -39,7 +41,7 @@ export class MultipartUploads {
     if (!state || state.bucket !== bucket || state.key !== key) {
       throw new MultipartStateError(
         'ERR_UNKNOWN_UPLOAD',
-        `multipart upload ${uploadId} for ${bucket}/${key} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
+        `multipart upload ${quoteUntrusted(uploadId)} for ${objectName(bucket, key)} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
       );
     }
     return state;
