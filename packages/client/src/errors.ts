@@ -1,10 +1,20 @@
 /**
  * Every failure s3crypt reports about data, keys or key services is an {@link S3CryptError} with a
- * stable `code`. Branch on `code` (or `instanceof`), never on message text. Messages never contain
- * key material and, for decryption failures, never say which internal check failed.
+ * stable `code`. Branch on `code` (or `instanceof`, which holds across copies of this package), never
+ * on message text. Messages never contain key material and, for decryption failures, never say which
+ * internal check failed. An error about an object carries its `bucket`, `key` and `versionId`, and
+ * its message names the object.
  *
  * API misuse (a wrong option type, an unsupported command) is a plain `TypeError` instead.
  */
+
+// The identity every copy of this package shares: each error class's prototype carries its kind
+// under this registered symbol. Kinds are part of the public contract and never change.
+const ERROR_BRAND = Symbol.for('@s3crypt/client.error');
+
+function brand(errorClass: { readonly prototype: object }, kind: string): void {
+  Object.defineProperty(errorClass.prototype, ERROR_BRAND, { value: kind });
+}
 
 /**
  * All error codes, as a string-literal union so `switch (err.code)` narrows.
@@ -66,12 +76,38 @@ export type S3CryptErrorCode =
  * ```
  */
 export class S3CryptError extends Error {
+  static {
+    brand(this, 'S3CryptError');
+  }
+
   readonly code: S3CryptErrorCode;
+  /** The bucket of the object the failure concerns, when it concerns one. */
+  declare readonly bucket?: string;
+  /** The key of the object the failure concerns, when it concerns one. */
+  declare readonly key?: string;
+  /** The version of that object, when the request named one or the store reported it. */
+  declare readonly versionId?: string;
 
   constructor(code: S3CryptErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+  }
+
+  /**
+   * `instanceof` holds for errors of this kind from any copy of `@s3crypt/client` (a KMS package that
+   * resolved its own copy, a bundle), not only this one: every error class carries a kind under
+   * `Symbol.for('@s3crypt/client.error')`, and a value is an instance if its prototype chain holds
+   * this class's kind. Subclasses defined outside s3crypt keep the ordinary check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (!Object.hasOwn(this.prototype, ERROR_BRAND) || (typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
+    const kind = (this.prototype as unknown as Record<symbol, unknown>)[ERROR_BRAND];
+    for (let proto: unknown = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+      if (Object.hasOwn(proto as object, ERROR_BRAND) && (proto as Record<symbol, unknown>)[ERROR_BRAND] === kind) return true;
+    }
+    return false;
   }
 }
 
@@ -84,6 +120,10 @@ export class S3CryptError extends Error {
  * ```
  */
 export class NotEncryptedError extends S3CryptError {
+  static {
+    brand(this, 'NotEncryptedError');
+  }
+
   constructor(message: string) {
     super('ERR_NOT_ENCRYPTED', message);
   }
@@ -98,6 +138,10 @@ export class NotEncryptedError extends S3CryptError {
  * ```
  */
 export class EnvelopeError extends S3CryptError {
+  static {
+    brand(this, 'EnvelopeError');
+  }
+
   constructor(code: 'ERR_ENVELOPE_MALFORMED' | 'ERR_ENVELOPE_TOO_LARGE', message: string) {
     super(code, message);
   }
@@ -112,6 +156,10 @@ export class EnvelopeError extends S3CryptError {
  * ```
  */
 export class UnsupportedFormatError extends S3CryptError {
+  static {
+    brand(this, 'UnsupportedFormatError');
+  }
+
   constructor(message: string) {
     super('ERR_UNSUPPORTED_FORMAT_VERSION', message);
   }
@@ -131,6 +179,10 @@ export class UnsupportedFormatError extends S3CryptError {
  * ```
  */
 export class DecryptionError extends S3CryptError {
+  static {
+    brand(this, 'DecryptionError');
+  }
+
   constructor(
     code: 'ERR_DECRYPTION_FAILED' | 'ERR_KEY_COMMITMENT_MISMATCH' | 'ERR_OBJECT_TRUNCATED' | 'ERR_OBJECT_MALFORMED' | 'ERR_HEADER_AUTH_FAILED' | 'ERR_SIGNATURE_INVALID',
     message = 'decryption operation failed',
@@ -151,6 +203,10 @@ export class DecryptionError extends S3CryptError {
  * ```
  */
 export class KeyPolicyError extends S3CryptError {
+  static {
+    brand(this, 'KeyPolicyError');
+  }
+
   constructor(code: 'ERR_KEY_NOT_ALLOWED' | 'ERR_TOO_MANY_ENCRYPTED_KEYS' | 'ERR_FORMAT_VERSION_NOT_ALLOWED' | 'ERR_UNSIGNED_OBJECT', message: string) {
     super(code, message);
   }
@@ -166,6 +222,10 @@ export class KeyPolicyError extends S3CryptError {
  * ```
  */
 export class ObjectIdentityError extends S3CryptError {
+  static {
+    brand(this, 'ObjectIdentityError');
+  }
+
   constructor(message: string) {
     super('ERR_OBJECT_ID_MISMATCH', message);
   }
@@ -180,6 +240,10 @@ export class ObjectIdentityError extends S3CryptError {
  * ```
  */
 export class StoreResponseError extends S3CryptError {
+  static {
+    brand(this, 'StoreResponseError');
+  }
+
   constructor(message: string) {
     super('ERR_RESPONSE_TOO_LARGE', message);
   }
@@ -194,6 +258,10 @@ export class StoreResponseError extends S3CryptError {
  * ```
  */
 export class BodyLengthError extends S3CryptError {
+  static {
+    brand(this, 'BodyLengthError');
+  }
+
   constructor(message: string) {
     super('ERR_BODY_LENGTH_MISMATCH', message);
   }
@@ -208,6 +276,10 @@ export class BodyLengthError extends S3CryptError {
  * ```
  */
 export class KeyringError extends S3CryptError {
+  static {
+    brand(this, 'KeyringError');
+  }
+
   constructor(
     code: 'ERR_NO_MATCHING_KEY' | 'ERR_KEY_UNWRAP_FAILED' | 'ERR_KEY_WRAP_FAILED',
     message: string,
@@ -226,6 +298,10 @@ export class KeyringError extends S3CryptError {
  * ```
  */
 export class MultipartStateError extends S3CryptError {
+  static {
+    brand(this, 'MultipartStateError');
+  }
+
   constructor(code: 'ERR_UNKNOWN_UPLOAD' | 'ERR_UNKNOWN_PART', message: string) {
     super(code, message);
   }
@@ -251,6 +327,10 @@ export type KmsErrorCode = Extract<S3CryptErrorCode, `ERR_KMS_${string}`>;
  * ```
  */
 export class KmsError extends S3CryptError {
+  static {
+    brand(this, 'KmsError');
+  }
+
   readonly keyId: string;
 
   constructor(code: KmsErrorCode, keyId: string, message: string, options?: { cause?: unknown }) {

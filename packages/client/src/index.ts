@@ -31,6 +31,7 @@ export { MultiKeyring } from './keyrings/multi.js';
 export type { MultiKeyringOptions } from './keyrings/multi.js';
 export { serializeContext } from './keyrings/context.js';
 export { connectionFailureCode } from './keyrings/connection-failure.js';
+export { causeMessage } from './keyrings/cause-message.js';
 export { unwrapFirst } from './keyrings/unwrap-first.js';
 export { withDeadline } from './keyrings/deadline.js';
 export type { DeadlineOptions } from './keyrings/deadline.js';

@@ -5,13 +5,13 @@ const MAX_SHOWN = 120;
 
 /**
  * Quotes attacker-controlled text for a message: every character outside printable ASCII is escaped
- * as `\u{…}`, and long text is cut.
+ * as `\u{…}`, and text longer than `maxLength` characters is cut.
  */
-export function quoteUntrusted(text: string): string {
+export function quoteUntrusted(text: string, maxLength = MAX_SHOWN): string {
   let shown = '';
   let count = 0;
   for (const char of text) {
-    if (count++ === MAX_SHOWN) {
+    if (count++ === maxLength) {
       shown += '…';
       break;
     }

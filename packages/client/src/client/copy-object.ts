@@ -22,6 +22,7 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
 import { uploadEncrypted } from './encrypted-upload.js';
 import { wrapDataKey } from './materials.js';
+import { namingObject, objectRefOf } from './object-errors.js';
 import { s3cryptInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { openObject, type PlaintextObject } from './read-object.js';
@@ -73,9 +74,12 @@ export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandIn
   if (!opened.encrypted) return copyPlaintext(ctx, input, request, opened, options, s3crypt);
   try {
     // Nothing is written before every stored byte of the source has authenticated.
-    await authenticateBody(ctx, opened, options);
+    const sourceObject = objectRefOf(request, opened.response.VersionId);
+    await authenticateBody(ctx, opened, options).catch((error: unknown) => {
+      throw namingObject(error, sourceObject);
+    });
     const verifiedETag = opened.response.ETag;
-    if (verifiedETag === undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store did not report the ETag of ${source.bucket}/${source.key}`);
+    if (verifiedETag === undefined) throw namingObject(new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the ETag of the copy source'), sourceObject);
     // The copy keeps the data, so its format version: a v1 copy stays v1 (and cannot carry a caller context).
     const version = opened.envelope.version;
     const destinationContext = objectEncryptionContext(bucket, key, version, version === FORMAT_VERSION_1 ? {} : s3crypt.encryptionContext);
@@ -131,6 +135,19 @@ async function sourceTagging(ctx: HandlerContext, input: CopyObjectCommandInput,
   return new URLSearchParams(TagSet.map(({ Key: name = '', Value = '' }) => [name, Value])).toString();
 }
 
+/** The length of a plaintext copy source, once its pinned read is checked again; failures name the source. */
+function checkPlaintextSource(ctx: HandlerContext, request: GetObjectCommandInput, response: GetObjectCommandOutput): number {
+  try {
+    if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
+    checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), response.Metadata);
+    const length = response.ContentLength;
+    if (length === undefined || !Number.isSafeInteger(length) || length < 0) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the length of the copy source');
+    return length;
+  } catch (error) {
+    throw namingObject(error, objectRefOf(request, response.VersionId));
+  }
+}
+
 /**
  * A source without an envelope, inside the caller's plaintext selection: the copy is written
  * encrypted, streamed from a GET of the checked version through the client's own upload path.
@@ -145,12 +162,7 @@ async function copyPlaintext(
 ): Promise<CopyObjectCommandOutput> {
   const response = await ctx.inner.send(new GetObjectCommand({ ...request, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
   try {
-    if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
-    checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), response.Metadata);
-    const length = response.ContentLength;
-    if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
-      throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store did not report the length of ${request.Bucket}/${request.Key}`);
-    }
+    const length = checkPlaintextSource(ctx, request, response);
     const replace = input.MetadataDirective === 'REPLACE';
     const Tagging = await sourceTagging(ctx, input, request, response, options);
     const destination = destinationFields(input);

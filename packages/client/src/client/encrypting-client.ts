@@ -12,6 +12,7 @@ import { getObject } from './get-object.js';
 import { headObject } from './head-object.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { MultipartUploads } from './multipart-state.js';
+import { rejectionNamingObject } from './object-errors.js';
 import { operationName } from './operation.js';
 import { plaintextReadPolicy, type PlaintextReadSelection } from './plaintext-reads.js';
 import { putObject } from './put-object.js';
@@ -158,7 +159,7 @@ export class EncryptingS3Client {
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
     const name = operationName(command);
     const handler = HANDLERS[name];
-    if (handler) return handler(withCommandMiddleware(this.#context, command), command.input as never, options, requestOptionsOf(command as object));
+    if (handler) return rejectionNamingObject(handler(withCommandMiddleware(this.#context, command), command.input as never, options, requestOptionsOf(command as object)), command.input);
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     return this.#context.inner.send(command as never, options as never);

@@ -6,8 +6,9 @@ import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
-import { CHECKSUM_FIELDS, type HandlerContext, type SendOptions } from './context.js';
+import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
+import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
 import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { openObject, type OpenedObject, type PlaintextObject } from './read-object.js';
@@ -29,7 +30,7 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
 async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
   const stop = Math.min(end, opened.tailOffset);
   const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options);
-  const what = `${opened.sameVersion.Bucket}/${opened.sameVersion.Key}`;
+  const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
   expectRange(response, start, stop, opened.layout.totalLength, what);
   const limited = exactly(stop - start, what);
   // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
@@ -97,11 +98,14 @@ async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, p
 export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
   const opened = await openObject(ctx, input, options, request);
   if (!opened.encrypted) return getPlaintext(ctx, input, opened, options);
+  const object = objectRefOf(input, opened.response.VersionId)!;
   let body: Readable;
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
-    body = await plaintextStream(ctx, opened, range, options);
+    body = streamNamingObject(await plaintextStream(ctx, opened, range, options), object);
+  } catch (error) {
+    throw namingObject(error, object);
   } finally {
     opened.dataKey.fill(0);
   }

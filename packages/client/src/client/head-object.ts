@@ -22,7 +22,7 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
     return withObjectInfo(head, { encrypted: false });
   }
   const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request);
-  if (!opened.encrypted) throw new NotEncryptedError(`${input.Bucket}/${input.Key} changed while it was being read`);
+  if (!opened.encrypted) throw new NotEncryptedError('the object changed while it was being read');
   opened.dataKey.fill(0);
   return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
 }

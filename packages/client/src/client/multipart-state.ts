@@ -6,6 +6,8 @@ import type { EncryptionContext } from '../keyrings/keyring.js';
 import type { TrailerEntry } from '../format/trailer.js';
 import type { FinalPart } from './final-part.js';
 import type { ChecksumValues } from './plaintext-checksums.js';
+import { quoteUntrusted } from '../untrusted-text.js';
+import { objectName } from './context.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
@@ -49,7 +51,7 @@ export class MultipartUploads {
     if (!state || state.bucket !== bucket || state.key !== key) {
       throw new MultipartStateError(
         'ERR_UNKNOWN_UPLOAD',
-        `multipart upload ${uploadId} for ${bucket}/${key} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
+        `multipart upload ${quoteUntrusted(uploadId)} for ${objectName(bucket, key)} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
       );
     }
     return state;

@@ -2,6 +2,7 @@
 // by bucket and key prefix or by a function. Anything else without an envelope is refused.
 import { EnvelopeError, NotEncryptedError } from '../errors.js';
 import { quoteUntrusted } from '../untrusted-text.js';
+import { objectName } from './context.js';
 
 /**
  * The objects that may be read as plaintext when they carry no s3crypt envelope: a list of buckets,
@@ -46,7 +47,7 @@ export function plaintextReadPolicy(option: unknown): PlaintextReadPolicy {
 /** The refusal of an object that carries no envelope and lies outside the plaintext selection. */
 export function notEncrypted(bucket: string, key: string): NotEncryptedError {
   return new NotEncryptedError(
-    `${bucket}/${key} has no s3crypt envelope; it was not written by s3crypt (list it in allowPlaintextReads to read it as plaintext)`,
+    `${objectName(bucket, key)} has no s3crypt envelope; it was not written by s3crypt (list it in allowPlaintextReads to read it as plaintext)`,
   );
 }
 
@@ -58,7 +59,7 @@ export function notEncrypted(bucket: string, key: string): NotEncryptedError {
 export function checkPlaintextRead(policy: PlaintextReadPolicy, bucket: string, key: string, metadata: Readonly<Record<string, string>> | undefined): void {
   const stray = Object.keys(metadata ?? {}).find((name) => name.toLowerCase().startsWith('s3crypt'));
   if (stray !== undefined) {
-    throw new EnvelopeError('ERR_ENVELOPE_MALFORMED', `${bucket}/${key} has no s3crypt envelope but carries s3crypt metadata ${quoteUntrusted(stray)}; refusing to read it as plaintext`);
+    throw new EnvelopeError('ERR_ENVELOPE_MALFORMED', `${objectName(bucket, key)} has no s3crypt envelope but carries s3crypt metadata ${quoteUntrusted(stray)}; refusing to read it as plaintext`);
   }
   if (!policy(bucket, key)) throw notEncrypted(bucket, key);
 }

@@ -11,6 +11,7 @@ import { readLayout, trailerLengthFromTail } from '../format/object.js';
 import { objectEncryptionContext, type EncryptionContext } from '../keyrings/keyring.js';
 import { objectName, requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
 import { unwrapDataKey } from './materials.js';
+import { namingObject, objectRefOf } from './object-errors.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
@@ -102,7 +103,20 @@ export async function openObject(
 ): Promise<OpenedObject | PlaintextObject> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
-  const what = `${bucket}/${key}`;
+  // The object is named here, not by the command: a copy reads its source through this function.
+  return openStored(ctx, input, bucket, key, options, request).catch((error: unknown) => {
+    throw namingObject(error, objectRefOf(input));
+  });
+}
+
+async function openStored(
+  ctx: HandlerContext,
+  input: GetObjectCommandInput,
+  bucket: string,
+  key: string,
+  options: SendOptions,
+  request: S3CryptRequestOptions,
+): Promise<OpenedObject | PlaintextObject> {
   // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
   const { ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires } = input;
@@ -125,12 +139,29 @@ export async function openObject(
     checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata);
     return { encrypted: false, etag: response.ETag };
   }
+  return openEncrypted(ctx, input, response, envelopeValue, options, request).catch((error: unknown) => {
+    throw namingObject(error, objectRefOf(input, response.VersionId));
+  });
+}
+
+/** The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`. */
+async function openEncrypted(
+  ctx: HandlerContext,
+  input: GetObjectCommandInput,
+  response: GetObjectCommandOutput,
+  envelopeValue: string,
+  options: SendOptions,
+  request: S3CryptRequestOptions,
+): Promise<OpenedObject> {
+  const bucket = String(input.Bucket);
+  const key = String(input.Key);
+  const name = objectName(bucket, key);
   let envelope: Envelope;
   let first: ResponseBytes & { bytes: Buffer };
   try {
     envelope = parseEnvelope(envelopeValue);
-    const expected = expectSuffix(response, TAIL_FETCH_LENGTH, what);
-    first = { ...expected, bytes: await readExactly(response, expected.length, what) };
+    const expected = expectSuffix(response, TAIL_FETCH_LENGTH, name);
+    first = { ...expected, bytes: await readExactly(response, expected.length, name) };
   } catch (error) {
     discardBody(response);
     throw error;
@@ -138,8 +169,6 @@ export async function openObject(
   const total = first.total;
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
-
-  const name = objectName(bucket, key);
   const context = readerContext(envelope, bucket, key, request, name);
   const { dataKey } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options));
   try {
@@ -147,8 +176,8 @@ export async function openObject(
     const trailerLength = trailerLengthFromTail(tail, envelope);
     if (trailerLength > total) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
     if (trailerLength > tail.length) {
-      const more = await fetchTail(ctx, sameVersion, trailerLength, options, what);
-      if (more.total !== total) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store reported two different lengths for ${what}`);
+      const more = await fetchTail(ctx, sameVersion, trailerLength, options, name);
+      if (more.total !== total) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store reported two different lengths for ${name}`);
       tail = more.bytes;
     }
     const { layout, trailer } = readLayout(dataKey, envelope, tail.subarray(tail.length - trailerLength), total);

@@ -1,4 +1,4 @@
-import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { causeMessage, connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 /** KMS exception names, as `error.name` carries them, and what each means for s3crypt. */
 const EXCEPTION_CODES: Readonly<Record<string, KmsErrorCode>> = {
@@ -61,12 +61,14 @@ export function classifyKmsFailure(error: unknown): { code: KmsErrorCode; label:
 }
 
 /**
- * Wraps a failure of an AWS KMS call in a {@link KmsError} that names the key and the operation,
- * keeping the SDK's error as `cause`.
+ * Wraps a failure of an AWS KMS call in a {@link KmsError} that names the key and the operation and
+ * quotes the SDK's message, keeping the SDK's error as `cause`. A `KmsError` (of any copy of
+ * `@s3crypt/client`) is returned as it is.
  */
 export function toKmsError(error: unknown, keyId: string, operation: string): KmsError {
+  if (error instanceof KmsError) return error;
   const { code, label } = classifyKmsFailure(error);
-  return new KmsError(code, keyId, `AWS KMS ${operation} with key ${keyId} failed: ${REASONS[code]} (${label})`, {
+  return new KmsError(code, keyId, `AWS KMS ${operation} with key ${keyId} failed: ${REASONS[code]} (${label}: ${causeMessage(error)})`, {
     cause: error,
   });
 }

@@ -1,4 +1,4 @@
-import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { causeMessage, connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 /** Which Key Vault call failed: decides whether a 400 means "wrong key" or a plain failure. */
 export type AzureOperation = 'wrap' | 'unwrap' | 'resolve';
@@ -13,11 +13,14 @@ interface RestErrorLike {
   message?: unknown;
 }
 
-/** Maps an error from `@azure/keyvault-keys` (a `RestError`, a network error, an abort) to a {@link KmsError}. */
+/**
+ * Maps an error from `@azure/keyvault-keys` (a `RestError`, a network error, an abort) to a {@link KmsError}
+ * quoting its message, with the original as `cause`.
+ */
 export function mapAzureError(error: unknown, keyId: string, operation: AzureOperation): KmsError {
   if (error instanceof KmsError) return error;
   const code = classify(error as RestErrorLike, operation);
-  return new KmsError(code, keyId, `${describe(code)} (Azure Key Vault key ${keyId}, ${operation})`, { cause: error });
+  return new KmsError(code, keyId, `${describe(code)} (Azure Key Vault key ${keyId}, ${operation}): ${causeMessage(error)}`, { cause: error });
 }
 
 function classify(error: RestErrorLike, operation: AzureOperation): KmsErrorCode {

@@ -1,4 +1,4 @@
-import { KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { causeMessage, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 /** Which Cloud KMS call failed: decides whether INVALID_ARGUMENT means "wrong key" or a plain failure. */
 export type GcpOperation = 'encrypt' | 'decrypt';
@@ -14,11 +14,14 @@ const FAILED_PRECONDITION = 9;
 const UNAVAILABLE = 14;
 const UNAUTHENTICATED = 16;
 
-/** Maps an error from `@google-cloud/kms` (a gRPC `ServiceError` or `GoogleError`) to a {@link KmsError}. */
+/**
+ * Maps an error from `@google-cloud/kms` (a gRPC `ServiceError` or `GoogleError`) to a {@link KmsError}
+ * quoting its message, with the original as `cause`.
+ */
 export function mapGcpError(error: unknown, keyName: string, operation: GcpOperation): KmsError {
   if (error instanceof KmsError) return error;
   const code = classify(error, operation);
-  return new KmsError(code, keyName, `${describe(code)} (Cloud KMS key ${keyName}, ${operation})`, { cause: error });
+  return new KmsError(code, keyName, `${describe(code)} (Cloud KMS key ${keyName}, ${operation}): ${causeMessage(error)}`, { cause: error });
 }
 
 /** The {@link KmsError} of an operation that ran out of `timeoutMs`: `ERR_KMS_UNAVAILABLE`, the timeout as `cause`. */

@@ -1,4 +1,4 @@
-import { connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
+import { causeMessage, connectionFailureCode, KmsError, type KmsErrorCode } from '@s3crypt/client';
 
 const REASONS: Readonly<Record<KmsErrorCode, string>> = {
   ERR_KMS_UNAVAILABLE: 'Vault could not be reached or is sealed',
@@ -31,7 +31,8 @@ export function classifyVaultFailure(error: unknown, operation: TransitOperation
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const status = shape.response?.statusCode ?? shape.response?.status;
   const message = typeof shape.message === 'string' ? shape.message : '';
-  const label = typeof status === 'number' ? `HTTP ${status}: ${message}` : message || 'no response';
+  // The message is Vault's own text: it is quoted in the KmsError's message, never used raw.
+  const label = typeof status === 'number' ? `HTTP ${status}` : 'no response';
   if (status === 403 || status === 401) return { code: 'ERR_KMS_ACCESS_DENIED', label };
   if (status === 429) return { code: 'ERR_KMS_THROTTLED', label };
   if (typeof status === 'number' && status >= 500) return { code: 'ERR_KMS_UNAVAILABLE', label };
@@ -47,10 +48,14 @@ export function classifyVaultFailure(error: unknown, operation: TransitOperation
   return { code: 'ERR_KMS_FAILED', label };
 }
 
-/** Wraps a failed Transit request in a {@link KmsError} naming the key, with the original as `cause`. */
+/**
+ * Wraps a failed Transit request in a {@link KmsError} naming the key and quoting the root cause's
+ * message, with the original as `cause`. A `KmsError` (of any copy of `@s3crypt/client`) is returned as it is.
+ */
 export function toKmsError(error: unknown, keyId: string, operation: TransitOperation): KmsError {
+  if (error instanceof KmsError) return error;
   const { code, label } = classifyVaultFailure(error, operation);
-  return new KmsError(code, keyId, `Vault Transit ${operation} with key ${keyId} failed: ${REASONS[code]} (${label})`, {
+  return new KmsError(code, keyId, `Vault Transit ${operation} with key ${keyId} failed: ${REASONS[code]} (${label}: ${causeMessage(error)})`, {
     cause: error,
   });
 }
