@@ -11,6 +11,7 @@ npm run build
 npm run typecheck
 npm run lint
 npm run check:packages
+npm run docs:api:check
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 npm test -- --reporter=default --reporter=json --outputFile="$results"
