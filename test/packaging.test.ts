@@ -35,6 +35,8 @@ interface AppReport {
   readonly kmsErrorIsS3CryptError: boolean;
   readonly kmsErrorCode: string;
   readonly keyrings: readonly string[];
+  /** ESM app only: options attached by the CommonJS build's withS3Crypt, read by the ESM build. */
+  readonly contextAcrossBuilds?: { readonly otherBuild: string; readonly withoutContext: string; readonly withContext: boolean };
 }
 
 let work: string;
@@ -141,7 +143,13 @@ describe('a fresh project', () => {
 
   it('ESM: import loads every package and round-trips through the Vault keyring', async () => {
     const folder = app('esm', 'module', 'consumer.mjs', 'index.js');
-    expectWorkingApp(await runApp(folder, 'index.js'), 'esm', 4);
+    const report = await runApp(folder, 'index.js');
+    expectWorkingApp(report, 'esm', 4);
+    // Both builds in one process: an object written with the context attached by the CommonJS
+    // build's withS3Crypt is unreadable without that context, and readable with it.
+    expect(report.contextAcrossBuilds?.otherBuild).toMatch(/node_modules\/@s3crypt\/client\/dist\/cjs\/index\.js$/);
+    expect(report.contextAcrossBuilds?.withoutContext).toMatch(/^ERR_/);
+    expect(report.contextAcrossBuilds?.withContext).toBe(true);
   });
 
   it('TypeScript compiled to CommonJS type-checks against the packed types, then runs', async () => {

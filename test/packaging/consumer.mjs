@@ -1,7 +1,8 @@
 // A plain ESM app using the packed packages (run by test/packaging.test.ts in a fresh project).
 /* global process, console */
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { EncryptingS3Client, S3CryptError } from '@s3crypt/client';
+import { createRequire } from 'node:module';
+import { EncryptingS3Client, S3CryptError, withS3Crypt } from '@s3crypt/client';
 import { VaultTransitKeyring } from '@s3crypt/kms-vault';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { AzureKeyVaultKeyring } from '@s3crypt/kms-azure';
@@ -24,8 +25,23 @@ const stored = await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body
 const readBack = await (await client.send(new GetObjectCommand({ Bucket, Key }))).Body.transformToString();
 const unreachable = new EncryptingS3Client({ client: s3, keyring: keyring(env.UNREACHABLE_VAULT_ADDR) });
 const kmsError = await unreachable.send(new PutObjectCommand({ Bucket, Key: 'esm/never', Body: 'x' })).then(() => undefined, (error) => error);
+
+// Dual-package hazard: a CommonJS dependency of this app may load the other build. Options attached
+// by that build's withS3Crypt must still reach this build's client (a shared Symbol.for key).
+const cjsBuild = createRequire(import.meta.url)('@s3crypt/client');
+const contextKey = 'esm/context.txt';
+const context = { encryptionContext: { tenant: 'acme' } };
+await client.send(cjsBuild.withS3Crypt(new PutObjectCommand({ Bucket, Key: contextKey, Body: text }), context));
+const withoutContext = await client.send(new GetObjectCommand({ Bucket, Key: contextKey })).then(() => 'read', (error) => error.code);
+const withContext = await (await client.send(withS3Crypt(new GetObjectCommand({ Bucket, Key: contextKey }), context))).Body.transformToString();
+
 console.log(
   JSON.stringify({
+    contextAcrossBuilds: {
+      otherBuild: createRequire(import.meta.url).resolve('@s3crypt/client'),
+      withoutContext,
+      withContext: withContext === text,
+    },
     resolved: import.meta.resolve('@s3crypt/client'),
     roundTrip: readBack === text,
     storedHasPlaintext: stored.includes(text),
