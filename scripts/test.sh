@@ -25,6 +25,7 @@ npm run build
 npm run typecheck
 npm run lint
 npm run check:packages
+npm run docs:api:check
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
