@@ -5,11 +5,11 @@
 import { CopyObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DecryptionError, EncryptingS3Client, KeyPolicyError, KmsError, S3CryptError, type Keyring } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { markedBytes, testClients } from './harness/clients.js';
+import { closedPort } from './harness/closed-port.js';
 
 const KiB = 1024;
 
@@ -42,13 +42,6 @@ function occurrences(text: string, part: string): number {
   return text.split(part).length - 1;
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('errors name the object they concern', () => {
   it('a tampered small object: send() rejects with bucket, key and the version the store served, and the fixed wording plus the object', async () => {

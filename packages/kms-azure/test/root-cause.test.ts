@@ -1,19 +1,11 @@
 // The keyring's own CryptographyClient (@azure/keyvault-keys), pointed at a vault URL nothing listens
 // on (127.0.0.1, a port just closed). No Key Vault server is involved; the credential is a fixed token.
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
+import { closedPort } from '../../../test/harness/closed-port.js';
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('AzureKeyVaultKeyring root causes', () => {
   it('an unreachable vault fails with the SDK’s own words in the message and its error as cause', async () => {

@@ -2,22 +2,14 @@
 // nothing listens on. No Cloud KMS server is involved. Its Encrypt retries are switched off through the
 // client's own retry configuration: with the library's default retries the keyring's timeout ends the
 // wait first, and the cause is then the keyring's TimeoutError (see the README's Timeouts section).
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import * as grpc from '@grpc/grpc-js';
 import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { GcpKmsKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
+import { closedPort } from '../../../test/harness/closed-port.js';
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('GcpKmsKeyring root causes', () => {
   it('an unreachable endpoint fails with the library’s own words in the message and its error as cause', async () => {

@@ -1,21 +1,13 @@
 // The keyring's own node-vault client, misconfigured: an endpoint without a scheme, and one nothing
 // listens on (127.0.0.1, a port just closed). No Vault server is involved.
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { VaultTransitKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
+import { closedPort } from '../../../test/harness/closed-port.js';
 
 const context = objectEncryptionContext('b', 'k');
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('VaultTransitKeyring root causes', () => {
   it('an endpoint without a scheme fails with the client’s own words in the message and its error as cause', async () => {
