@@ -44,3 +44,5 @@ export { withS3Crypt } from './client/request-options.js';
 export type { S3CryptRequestOptions } from './client/request-options.js';
 export type { KeyPolicy } from './client/key-policy.js';
 export { waitUntilObjectExists } from './client/wait-until-object-exists.js';
+export { AUDIT_EVENT_SCHEMA } from './audit/events.js';
+export type { AuditEvent, AuditOperation, AuditOutcome, AuditKek, AuditSink } from './audit/events.js';
