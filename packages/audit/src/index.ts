@@ -1,0 +1,11 @@
+export { TamperEvidentLog } from './tamper-evident-log.js';
+export type { TamperEvidentLogOptions } from './tamper-evident-log.js';
+export { verifyAuditLog } from './verify-audit-log.js';
+export type { VerifyAuditLogOptions } from './verify-audit-log.js';
+export type { AuditLogReport, AuditProblem, AuditProblemKind, VerifiedCheckpoint } from './verify-chain.js';
+export type { BucketLocation } from './bucket-segments.js';
+export { AuditLogError } from './errors.js';
+export type { AuditLogErrorCode } from './errors.js';
+export { checkpointKeyFingerprint } from './checkpoint-key.js';
+export type { KeyInput } from './checkpoint-key.js';
+export { canonicalJson } from './canonical-json.js';
