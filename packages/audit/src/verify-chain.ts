@@ -231,7 +231,11 @@ export function verifyChain(segments: readonly Segment[], publicKey: KeyObject, 
       return;
     }
     if (record.seq === expectedSeq && record.prev === expectedPrev) {
-      // In order.
+      const next = lines[index + 1];
+      if (next?.record?.seq === record.seq && next.hash !== line.hash && next.record.prev === record.prev && lines[index + 2]?.record?.prev === next.hash) {
+        report(line, 'inserted', `the record is not part of the chain: the record after the next one (${where(next)}) commits to the next one, which has the same seq`, record.seq);
+        return;
+      }
     } else if (record.seq === expectedSeq) {
       const next = lines[index + 1];
       if (next?.record?.seq === expectedSeq && next.record.prev === expectedPrev) {
@@ -278,6 +282,8 @@ export function verifyChain(segments: readonly Segment[], publicKey: KeyObject, 
     expectedPrev = line.hash;
   });
 
+  problems.sort((a, b) => position(a) - position(b));
+  // What only the end of the log shows comes after the problems found in order.
   const lastName = segments.at(-1)?.name;
   const lastTorn = lastName === undefined ? undefined : torn.get(lastName);
   if (lastTorn) {
@@ -300,7 +306,6 @@ export function verifyChain(segments: readonly Segment[], publicKey: KeyObject, 
       );
     }
   }
-  problems.sort((a, b) => position(a) - position(b));
   return {
     ok: problems.length === 0,
     records,
