@@ -8,8 +8,8 @@ import { listSegmentFiles, readSegmentFile } from './segment-directory.js';
 import { verifyChain, type AuditLogReport, type Segment } from './verify-chain.js';
 
 /**
- * What to verify. Segments come from `s3` (objects under the prefix, read through the encrypting
- * client), then `directory` (segment files in it), then `files` (in the order given; a file's name is
+ * What to verify. Segments come from `directory` (segment files in it) and `s3` (objects under the
+ * prefix, read through the encrypting client), merged in name order, then `files` (in the order given; a file's name is
  * its base name). A segment name present in more than one source must hold the same bytes in each.
  *
  * @example
@@ -51,8 +51,18 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
     if (existing && !Buffer.from(existing).equals(bytes)) conflicts.push(name);
     segments.set(name, existing ?? bytes);
   };
+  // The directory first: a live log moves sealed segments from it to the bucket, so a segment listed
+  // here but gone when read is in the bucket, which is listed afterwards.
+  if (options.directory) {
+    for (const name of await listSegmentFiles(options.directory)) {
+      const bytes = await readSegmentFile(options.directory, name).catch((error: NodeJS.ErrnoException) => {
+        if (options.s3 && error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (bytes) add(name, bytes);
+    }
+  }
   if (options.s3) for (const name of await listSegmentObjects(options.s3)) add(name, await readSegmentObject(options.s3, name));
-  if (options.directory) for (const name of await listSegmentFiles(options.directory)) add(name, await readSegmentFile(options.directory, name));
   const ordered: Segment[] = [...segments].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, bytes]) => ({ name, bytes }));
   for (const file of options.files ?? []) ordered.push({ name: basename(file), bytes: await readFile(file) });
   const report = verifyChain(ordered, publicKey, options.allowUnsealedTail === undefined ? {} : { allowUnsealedTail: options.allowUnsealedTail });
