@@ -6,7 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EncryptingS3Client, RawAesKeyring } from '@s3crypt/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EncryptingS3Client, JsonLinesSink, RawAesKeyring } from '@s3crypt/client';
 import { openSegments } from '../packages/client/src/format/open-stream.js';
 import { sealPart, sealPartStream, segmentNonce } from '../packages/client/src/format/segments.js';
 import { planRead, objectLayout } from '../packages/client/src/format/layout.js';
@@ -136,6 +139,44 @@ async function endToEnd(plain: S3Client, encrypting: EncryptingS3Client, bucket:
 
 }
 
+/**
+ * The cost of the audit log: the same encrypting client with and without `audit` (a JSON Lines file
+ * sink, fsynced, fail-closed: every operation waits until its events are on disk).
+ */
+async function auditCost(endpoint: Parameters<typeof s3Client>[0], keyring: RawAesKeyring, bucket: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 's3crypt-bench-audit-'));
+  const off = new EncryptingS3Client({ client: s3Client(endpoint), keyring });
+  const on = new EncryptingS3Client({ client: s3Client(endpoint), keyring, audit: { sink: new JsonLinesSink({ path: join(dir, 'audit.jsonl') }), whenFull: 'fail-closed' } });
+  try {
+    const small = randomBytes(4096);
+    const n = 200;
+    const name = (client: S3Client, i: number) => `audit-small-${client === on ? 'on' : 'off'}-${i}`;
+    const putSmall = (client: S3Client) => async () => {
+      for (let i = 0; i < n; i++) await client.send(new PutObjectCommand({ Bucket: bucket, Key: name(client, i), Body: small }));
+    };
+    const ms = (total: number) => `${(total / n).toFixed(2)} ms`;
+    const [offPut, onPut] = await compare(3, putSmall(off), putSmall(on));
+    report('audit: PUT 4 KiB latency, off vs on (file, fail-closed)', ms(offPut), ms(onPut), offPut / onPut, 'latency ≤ +5%');
+    const getSmall = (client: S3Client) => async () => {
+      for (let i = 0; i < n; i++) await drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: name(client, i) }))).Body);
+    };
+    const [offGet, onGet] = await compare(3, getSmall(off), getSmall(on));
+    report('audit: GET 4 KiB latency, off vs on (file, fail-closed)', ms(offGet), ms(onGet), offGet / onGet, 'latency ≤ +5%');
+    const size = 256 * MiB;
+    const put = (client: S3Client, key: string) => () =>
+      new Upload({ client, params: { Bucket: bucket, Key: key, Body: Readable.from(generated(size)) }, partSize: 16 * MiB, queueSize: 4 }).done();
+    const [offBig, onBig] = await compare(3, put(off, 'audit-off-256'), put(on, 'audit-on-256'));
+    report('audit: PUT 256 MiB, off vs on (file, fail-closed)', mbps(size, offBig), mbps(size, onBig), offBig / onBig, '≥ 95%');
+    const get = (client: S3Client, key: string) => async () => drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body);
+    const [offBigGet, onBigGet] = await compare(5, get(off, 'audit-off-256'), get(on, 'audit-on-256'));
+    report('audit: GET 256 MiB, off vs on (file, fail-closed)', mbps(size, offBigGet), mbps(size, onBigGet), offBigGet / onBigGet, '≥ 95%');
+  } finally {
+    on.destroy();
+    off.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function peakRss(endpoint: string, bucket: string): void {
   const child = fileURLToPath(new URL('./upload-rss.ts', import.meta.url));
   const measure = (bytes: number, mode = 'encrypted'): number =>
@@ -151,14 +192,18 @@ function peakRss(endpoint: string, bucket: string): void {
 const existing = endpointFromEnv();
 const minio = existing ? undefined : await startMinio();
 const endpoint = existing ?? minio!.endpoint;
+// `npm run bench -- --audit-only`: only the audit log's cost.
+const auditOnly = process.argv.includes('--audit-only');
 try {
-  await formatThroughput();
+  if (!auditOnly) await formatThroughput();
   const plain = s3Client(endpoint);
-  const encrypting = new EncryptingS3Client({ client: s3Client(endpoint), keyring: new RawAesKeyring({ keyName: 'bench', masterKey: randomBytes(32) }) });
+  const keyring = new RawAesKeyring({ keyName: 'bench', masterKey: randomBytes(32) });
+  const encrypting = new EncryptingS3Client({ client: s3Client(endpoint), keyring });
   const bucket = `bench-${Date.now()}`;
   await plain.send(new CreateBucketCommand({ Bucket: bucket }));
-  await endToEnd(plain, encrypting, bucket);
-  peakRss(endpoint.endpoint, bucket);
+  if (!auditOnly) await endToEnd(plain, encrypting, bucket);
+  await auditCost(endpoint, keyring, bucket);
+  if (!auditOnly) peakRss(endpoint.endpoint, bucket);
 } finally {
   await minio?.server.stop();
 }

@@ -61,7 +61,9 @@ export type S3CryptErrorCode =
   | 'ERR_KMS_KEY_NOT_FOUND'
   | 'ERR_KMS_THROTTLED'
   | 'ERR_KMS_WRONG_KEY'
-  | 'ERR_KMS_FAILED';
+  | 'ERR_KMS_FAILED'
+  // Audit (fail-closed mode)
+  | 'ERR_AUDIT_FAILED';
 
 /**
  * Base class of every s3crypt error.
@@ -336,5 +338,30 @@ export class KmsError extends S3CryptError {
   constructor(code: KmsErrorCode, keyId: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.keyId = keyId;
+  }
+}
+
+/**
+ * In fail-closed audit mode (`audit.whenFull: 'fail-closed'`), the audit sink did not accept the
+ * events of an operation, so the operation is reported as failed. A write may nevertheless have
+ * stored its object (`stored` is then true, and the error names the object); a read released no
+ * plaintext. `cause` carries the sink's error.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof AuditError && err.stored) await quarantine(err.bucket!, err.key!, err.versionId);
+ * ```
+ */
+export class AuditError extends S3CryptError {
+  static {
+    brand(this, 'AuditError');
+  }
+
+  /** True when the operation had stored an object before its events failed to be recorded. */
+  readonly stored: boolean;
+
+  constructor(message: string, stored: boolean, options?: { cause?: unknown }) {
+    super('ERR_AUDIT_FAILED', message, options);
+    this.stored = stored;
   }
 }

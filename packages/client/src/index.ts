@@ -11,6 +11,7 @@ export {
   KeyPolicyError,
   ObjectIdentityError,
   StoreResponseError,
+  AuditError,
 } from './errors.js';
 export type { S3CryptErrorCode, KmsErrorCode } from './errors.js';
 export { DATA_KEY_LENGTH, objectEncryptionContext } from './keyrings/keyring.js';
@@ -46,3 +47,10 @@ export type { KeyPolicy } from './client/key-policy.js';
 export { waitUntilObjectExists } from './client/wait-until-object-exists.js';
 export { AUDIT_EVENT_SCHEMA } from './audit/events.js';
 export type { AuditEvent, AuditOperation, AuditOutcome, AuditKek, AuditSink } from './audit/events.js';
+export type { AuditOptions } from './audit/options.js';
+export type { AuditStats, AuditDelivery } from './audit/buffer.js';
+export { callbackSink } from './audit/callback-sink.js';
+export { JsonLinesSink } from './audit/json-lines-sink.js';
+export type { JsonLinesSinkOptions } from './audit/json-lines-sink.js';
+export { loggerSink } from './audit/logger-sink.js';
+export type { AuditLogger } from './audit/logger-sink.js';

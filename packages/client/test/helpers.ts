@@ -1,6 +1,9 @@
 // Builds and reads stored objects in memory with the same format functions and key seam the client
 // uses against S3, so format properties can be tested exhaustively without a server.
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { captureSink, recordSecret, recordingKeyring } from '../../../test/harness/audit-recording.js';
+import { resolveAuditOptions } from '../src/audit/options.js';
+import { AuditEmitter, type ReadAudit } from '../src/audit/scope.js';
 import { ResolvedKeyPolicy, type KeyPolicy } from '../src/client/key-policy.js';
 import { unwrapDataKey, wrapDataKey } from '../src/client/materials.js';
 import { MESSAGE_ID_LENGTH } from '../src/format/constants.js';
@@ -16,6 +19,10 @@ import { objectEncryptionContext, type EncryptionContext, type Keyring } from '.
 import { RawAesKeyring } from '../src/keyrings/raw-aes.js';
 
 export const BUCKET = 'vectors';
+
+/** The key seam's audit events of these in-memory reads and writes go to the run's no-secrets check. */
+const capture = captureSink();
+const suiteAudit = capture ? new AuditEmitter(resolveAuditOptions({ sink: capture }), undefined) : undefined;
 export const KEY = 'object';
 
 export interface StoredObject {
@@ -24,6 +31,7 @@ export interface StoredObject {
 }
 
 export function testKeyring(seed = 7): RawAesKeyring {
+  recordSecret('raw AES master key', Buffer.alloc(32, seed));
   return new RawAesKeyring({ keyName: 'unit-test-key', masterKey: Buffer.alloc(32, seed) });
 }
 
@@ -43,7 +51,7 @@ function writeParameters(segmentSize: number, options: WriteOptions): SuiteParam
 export async function putInMemory(keyring: Keyring, plaintext: Uint8Array, segmentSize: number, key = KEY, options: WriteOptions = {}): Promise<StoredObject> {
   const params = writeParameters(segmentSize, options);
   const context = objectEncryptionContext(BUCKET, key, params.version, options.callerContext);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, context);
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(recordingKeyring(keyring), context, undefined, undefined, suiteAudit?.scope('PutObject'));
   const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys, context));
   const body = sealObject(dataKey, params, plaintext, options.signingKey);
   dataKey.fill(0);
@@ -54,7 +62,7 @@ export async function putInMemory(keyring: Keyring, plaintext: Uint8Array, segme
 export async function multipartInMemory(keyring: Keyring, segmentSize: number, key = KEY, options: WriteOptions = {}) {
   const params = writeParameters(segmentSize, options);
   const context = objectEncryptionContext(BUCKET, key, params.version, options.callerContext);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(keyring, context);
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(recordingKeyring(keyring), context, undefined, undefined, suiteAudit?.scope('PutObject'));
   const metadata = metadataWithEnvelope({}, newEnvelope(dataKey, params, encryptedDataKeys, context));
   return {
     metadata,
@@ -79,15 +87,34 @@ export interface ReadOptions {
 
 /** Reads a stored object exactly as the client does, optionally a plaintext range [start, end). */
 export async function getInMemory(keyring: Keyring, stored: StoredObject, range?: { start: number; end: number }, key = KEY, options: ReadOptions = {}): Promise<Buffer> {
+  const audit = suiteAudit?.scope('GetObject').read(BUCKET, key, undefined);
+  try {
+    return await readInMemory(keyring, stored, range, key, options, audit);
+  } catch (error) {
+    await audit?.failed(error);
+    throw error;
+  }
+}
+
+async function readInMemory(
+  keyring: Keyring,
+  stored: StoredObject,
+  range: { start: number; end: number } | undefined,
+  key: string,
+  options: ReadOptions,
+  audit: ReadAudit | undefined,
+): Promise<Buffer> {
   const envelope = parseEnvelope(findEnvelope(stored.metadata) ?? '');
   const policy = new ResolvedKeyPolicy(options.policy, keyring);
   const context = objectEncryptionContext(BUCKET, key, envelope.version, options.callerContext);
-  const { dataKey } = await unwrapDataKey(keyring, policy, envelope, context, 'the object');
+  const { dataKey } = await unwrapDataKey(recordingKeyring(keyring), policy, envelope, context, 'the object', undefined, audit);
   try {
     const trailerLength = trailerLengthFromTail(stored.body, envelope);
     const { layout, trailer } = readLayout(dataKey, envelope, stored.body.subarray(stored.body.length - trailerLength), stored.body.length);
     policy.checkSignature(envelope, trailer, 'the object');
-    options.onObjectId?.(objectIdentity(envelope, trailer.tag, context));
+    const objectId = objectIdentity(envelope, trailer.tag, context);
+    await audit?.authenticated(objectId);
+    options.onObjectId?.(objectId);
     const plan = range ? planRead(layout, range.start, range.end) : planRead(layout, 0, layout.plaintextLength, true);
     const keys = new Map(plan.partIndexes.map((i) => [i, dataPartKey(dataKey, envelope, layout.parts[i]!)]));
     const chunks: Buffer[] = [];

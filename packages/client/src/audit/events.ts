@@ -16,8 +16,10 @@ export const AUDIT_EVENT_SCHEMA = 1;
  * - `plaintext-read`: an object without an envelope was read as plaintext, allowed by the caller's selection.
  * - `customer-key`: a caller-supplied per-request key was used (fingerprint only).
  * - `cache`: a cached keyring served or missed a key.
+ * - `store`: an encrypted object was stored (PutObject, CompleteMultipartUpload, CopyObject); carries
+ *   its authenticated identity, which exists only once the write is complete.
  */
-export type AuditOperation = 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'policy' | 'plaintext-read' | 'customer-key' | 'cache';
+export type AuditOperation = 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'policy' | 'plaintext-read' | 'customer-key' | 'cache' | 'store';
 
 /** How it ended: done, failed (with an error code), refused by policy, or a cache hit/miss. */
 export type AuditOutcome = 'success' | 'failure' | 'refused' | 'hit' | 'miss';

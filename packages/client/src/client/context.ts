@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { AuditScope } from '../audit/scope.js';
 import type { KeyObject } from 'node:crypto';
 import type { Keyring } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
@@ -18,6 +19,8 @@ export interface HandlerContext {
   /** Which objects without an envelope may be read as plaintext (the caller's `allowPlaintextReads`). */
   readonly plaintextReads: PlaintextReadPolicy;
   readonly uploads: MultipartUploads;
+  /** The audit scope of the current `send`, when the client audits. */
+  readonly audit?: AuditScope;
 }
 
 /** Send options as the SDK takes them (abortSignal, requestTimeout). */

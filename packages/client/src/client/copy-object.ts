@@ -83,7 +83,7 @@ export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandIn
     // The copy keeps the data, so its format version: a v1 copy stays v1 (and cannot carry a caller context).
     const version = opened.envelope.version;
     const destinationContext = objectEncryptionContext(bucket, key, version, version === FORMAT_VERSION_1 ? {} : s3crypt.encryptionContext);
-    const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, opened.dataKey, signalOf(options));
+    const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, opened.dataKey, signalOf(options), ctx.audit);
     const envelope = rewrappedEnvelope(opened.dataKey, opened.envelope, encryptedDataKeys, destinationContext);
     const replace = input.MetadataDirective === 'REPLACE';
     const Metadata = metadataWithEnvelope(replace ? input.Metadata : withoutEnvelope(opened.response.Metadata), envelope);
@@ -136,10 +136,10 @@ async function sourceTagging(ctx: HandlerContext, input: CopyObjectCommandInput,
 }
 
 /** The length of a plaintext copy source, once its pinned read is checked again; failures name the source. */
-function checkPlaintextSource(ctx: HandlerContext, request: GetObjectCommandInput, response: GetObjectCommandOutput): number {
+async function checkPlaintextSource(ctx: HandlerContext, request: GetObjectCommandInput, response: GetObjectCommandOutput): Promise<number> {
   try {
     if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
-    checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), response.Metadata);
+    await checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
     const length = response.ContentLength;
     if (length === undefined || !Number.isSafeInteger(length) || length < 0) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the length of the copy source');
     return length;
@@ -162,7 +162,7 @@ async function copyPlaintext(
 ): Promise<CopyObjectCommandOutput> {
   const response = await ctx.inner.send(new GetObjectCommand({ ...request, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
   try {
-    const length = checkPlaintextSource(ctx, request, response);
+    const length = await checkPlaintextSource(ctx, request, response);
     const replace = input.MetadataDirective === 'REPLACE';
     const Tagging = await sourceTagging(ctx, input, request, response, options);
     const destination = destinationFields(input);

@@ -1,5 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KeyObject } from 'node:crypto';
+import type { AuditStats } from '../audit/buffer.js';
+import { resolveAuditOptions, type AuditOptions } from '../audit/options.js';
+import { AuditEmitter } from '../audit/scope.js';
 import { DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE } from '../format/constants.js';
 import { checkP384Key, signerIdOf } from '../format/signature.js';
 import type { Keyring } from '../keyrings/keyring.js';
@@ -49,6 +52,12 @@ export interface EncryptingS3ClientOptions {
    * is refused with a TypeError.
    */
   readonly allowPlaintextReads?: PlaintextReadSelection;
+  /**
+   * Records one event per key operation (generate, wrap, unwrap, policy refusal, plaintext read,
+   * store) into `audit.sink`, through a bounded buffer; `audit.whenFull` chooses between blocking,
+   * dropping and failing closed. See {@link AuditOptions} and docs/AUDIT.md.
+   */
+  readonly audit?: AuditOptions;
 }
 
 interface SendableCommand {
@@ -112,6 +121,7 @@ export interface EncryptingS3Client extends S3Client {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class EncryptingS3Client {
   readonly #context: HandlerContext;
+  readonly #audit: AuditEmitter | undefined;
 
   constructor(options: EncryptingS3ClientOptions) {
     if (!options || typeof options.client?.send !== 'function') throw new TypeError('EncryptingS3Client: options.client must be an S3Client');
@@ -123,6 +133,7 @@ export class EncryptingS3Client {
       throw new TypeError(`EncryptingS3Client: segmentSize must be an integer from ${MIN_SEGMENT_SIZE} to ${MAX_SEGMENT_SIZE}`);
     }
     if (options.signingKey !== undefined) checkP384Key(options.signingKey, 'private', 'EncryptingS3Client: signingKey');
+    this.#audit = options.audit === undefined ? undefined : new AuditEmitter(resolveAuditOptions(options.audit), options.client.config?.credentials);
     this.#context = {
       inner: options.client,
       keyring: options.keyring,
@@ -159,15 +170,53 @@ export class EncryptingS3Client {
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
     const name = operationName(command);
     const handler = HANDLERS[name];
-    if (handler) return rejectionNamingObject(handler(withCommandMiddleware(this.#context, command), command.input as never, options, requestOptionsOf(command as object)), command.input);
+    if (handler) {
+      const audit = this.#audit?.scope(name);
+      const ctx = withCommandMiddleware(audit ? { ...this.#context, audit } : this.#context, command);
+      const result = handler(ctx, command.input as never, options, requestOptionsOf(command as object));
+      return rejectionNamingObject(audit ? audit.completing(result, command.input) : result, command.input);
+    }
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     return this.#context.inner.send(command as never, options as never);
   }
 
-  /** Zeroes the data keys of unfinished multipart uploads and destroys the wrapped client. */
+  /**
+   * The audit buffer's counters (events emitted, written, dropped, failed, pending), or `undefined`
+   * when the client does not audit.
+   *
+   * @example
+   * ```ts
+   * const stats = client.auditStats();
+   * if (stats && stats.dropped > 0) log.warn({ dropped: stats.dropped }, 'audit events dropped');
+   * ```
+   */
+  auditStats(): AuditStats | undefined {
+    return this.#audit?.stats();
+  }
+
+  /**
+   * Resolves once every audit event emitted so far has been handed to the sink and accepted (or has
+   * failed, see {@link EncryptingS3Client.auditStats}). Call it before exit in `block` or `drop` mode.
+   *
+   * @example
+   * ```ts
+   * await client.flushAudit();
+   * ```
+   */
+  async flushAudit(): Promise<void> {
+    await this.#audit?.drained();
+  }
+
+  /**
+   * Zeroes the data keys of unfinished multipart uploads and destroys the wrapped client. An audit
+   * sink is closed once the events already buffered are delivered (await `flushAudit()` first to
+   * know when).
+   */
   destroy(): void {
     this.#context.uploads.endAll();
     this.#context.inner.destroy();
+    // destroy() is synchronous, as on S3Client; a failure to close is the sink's to report.
+    this.#audit?.close().catch(() => undefined);
   }
 }

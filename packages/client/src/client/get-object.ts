@@ -87,7 +87,7 @@ async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, p
   const response = await ctx.inner.send(new GetObjectCommand({ ...input, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
   try {
     if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
-    checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), response.Metadata);
+    await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
   } catch (error) {
     discardBody(response);
     throw error;

@@ -18,7 +18,7 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
   }
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
   if (findEnvelope(head.Metadata) === undefined) {
-    checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata);
+    await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata, { scope: ctx.audit, versionId: head.VersionId });
     return withObjectInfo(head, { encrypted: false });
   }
   const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request);

@@ -1,5 +1,6 @@
 // Getting a data key in and out of keyrings: the one seam where keys meet the client, with the checks
 // s3crypt does not leave to keyrings (key policy, bounded attempts, key commitment, header tag).
+import type { AuditScope, ReadAudit } from '../audit/scope.js';
 import { KeyringError, S3CryptError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
@@ -19,12 +20,34 @@ function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
   if (signal?.aborted && (error === signal.reason || (error as Error | undefined)?.name === 'AbortError')) throw error;
 }
 
-/** A fresh data key and its wrapped copies. The caller zeroes `dataKey` when done. */
+/**
+ * A fresh data key (or `dataKey`, wrapped for another object) and its wrapped copies. The caller
+ * zeroes `dataKey` when done. `audit` records the `generate` (or `wrap`) event, success or failure.
+ */
 export async function wrapDataKey(
   keyring: Keyring,
   context: EncryptionContext,
   dataKey?: Uint8Array,
   signal?: AbortSignal,
+  audit?: AuditScope,
+): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
+  const operation = dataKey ? 'wrap' : 'generate';
+  let result;
+  try {
+    result = await wrapWithKeyring(keyring, context, dataKey, signal);
+  } catch (error) {
+    await audit?.keyWrapped(operation, context, { error });
+    throw error;
+  }
+  await audit?.keyWrapped(operation, context, result.encryptedDataKeys);
+  return result;
+}
+
+async function wrapWithKeyring(
+  keyring: Keyring,
+  context: EncryptionContext,
+  dataKey: Uint8Array | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
   let result;
   try {
@@ -74,7 +97,8 @@ async function tryUnwrap(keyring: Keyring, edk: EncryptedDataKey, context: Encry
  * Unwraps the envelope's data key under the key policy: only trusted wrapped keys, one keyring call
  * each, at most `maxUnwrapAttempts`. A key that fails its commitment (a forged wrapped key) does not
  * end the search; the first committed key must then authenticate the v2 header, or the object is
- * refused. `object` names the object in messages.
+ * refused. `object` names the object in messages. `audit` learns the KEKs tried and the one that
+ * unwrapped; the read's caller ends it with the outcome.
  */
 export async function unwrapDataKey(
   keyring: Keyring,
@@ -83,9 +107,12 @@ export async function unwrapDataKey(
   context: EncryptionContext,
   object: string,
   signal?: AbortSignal,
+  audit?: ReadAudit,
 ): Promise<UnwrappedKey> {
   let firstFailure: S3CryptError | undefined;
+  audit?.envelope(envelope.version);
   const { candidates, unsignedPublicKeyDropped } = policy.candidates(envelope, object);
+  audit?.keks(candidates.map((candidate) => candidate.edk));
   for (const candidate of candidates) {
     let dataKey: Uint8Array | undefined;
     try {
@@ -104,6 +131,7 @@ export async function unwrapDataKey(
       dataKey.fill(0);
       throw error;
     }
+    audit?.keks([candidate.edk]);
     return { dataKey, from: candidate };
   }
   // Every key the reader may use failed because it was not the object's key (a decoy): if only an

@@ -47,7 +47,7 @@ export async function createMultipartUpload(
   const bucket = requireString(input.Bucket, 'Bucket', 'CreateMultipartUpload');
   const key = requireString(input.Key, 'Key', 'CreateMultipartUpload');
   const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options));
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
   let registered = false;
   try {
     const params = newEnvelope(dataKey, newSuiteParameters(ctx.segmentSize, ctx.signerId), encryptedDataKeys, context);

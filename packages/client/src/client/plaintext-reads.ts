@@ -1,6 +1,7 @@
 // Which objects without an envelope a client may read as plaintext: only those the caller selected,
 // by bucket and key prefix or by a function. Anything else without an envelope is refused.
-import { EnvelopeError, NotEncryptedError } from '../errors.js';
+import type { AuditScope } from '../audit/scope.js';
+import { EnvelopeError, NotEncryptedError, type S3CryptError } from '../errors.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import { objectName } from './context.js';
 
@@ -54,12 +55,28 @@ export function notEncrypted(bucket: string, key: string): NotEncryptedError {
 /**
  * Fails unless an object whose metadata has no envelope (the caller checked) may be read as plaintext: it must lie inside
  * the selection, and carry no other `s3crypt*` metadata (an envelope stored under another name is an
- * attack that would otherwise turn ciphertext into "plaintext").
+ * attack that would otherwise turn ciphertext into "plaintext"). With `audit`, the decision is
+ * recorded as a `plaintext-read` event; the promise returned resolves when the buffer had room.
  */
-export function checkPlaintextRead(policy: PlaintextReadPolicy, bucket: string, key: string, metadata: Readonly<Record<string, string>> | undefined): void {
+export function checkPlaintextRead(
+  policy: PlaintextReadPolicy,
+  bucket: string,
+  key: string,
+  metadata: Readonly<Record<string, string>> | undefined,
+  audit?: { readonly scope: AuditScope | undefined; readonly versionId: string | undefined },
+): Promise<void> | undefined {
+  let refusal: S3CryptError | undefined;
   const stray = Object.keys(metadata ?? {}).find((name) => name.toLowerCase().startsWith('s3crypt'));
   if (stray !== undefined) {
-    throw new EnvelopeError('ERR_ENVELOPE_MALFORMED', `${objectName(bucket, key)} has no s3crypt envelope but carries s3crypt metadata ${quoteUntrusted(stray)}; refusing to read it as plaintext`);
+    refusal = new EnvelopeError('ERR_ENVELOPE_MALFORMED', `${objectName(bucket, key)} has no s3crypt envelope but carries s3crypt metadata ${quoteUntrusted(stray)}; refusing to read it as plaintext`);
+  } else if (!policy(bucket, key)) {
+    refusal = notEncrypted(bucket, key);
   }
-  if (!policy(bucket, key)) throw notEncrypted(bucket, key);
+  // The decision is recorded either way; only an allowed read waits for room in a full audit buffer.
+  const recorded = audit?.scope?.plaintextRead(bucket, key, audit.versionId, refusal);
+  if (refusal) {
+    recorded?.catch(() => undefined);
+    throw refusal;
+  }
+  return recorded;
 }

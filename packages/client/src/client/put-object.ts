@@ -33,7 +33,7 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   const params = newSuiteParameters(ctx.segmentSize, ctx.signerId);
   const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
   // Nothing is sent before the key is wrapped: a keyring failure throws here.
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options));
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
   try {
     const envelope = newEnvelope(dataKey, params, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(input.Metadata, envelope);

@@ -2,6 +2,7 @@
 // the trailer, and for small objects the whole object. The data key is unwrapped, its commitment and
 // the trailer are authenticated, and the stored length is checked, all before any body byte is used.
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput, type HeadObjectCommandInput } from '@aws-sdk/client-s3';
+import type { ReadAudit } from '../audit/scope.js';
 import { DecryptionError, KeyPolicyError, ObjectIdentityError } from '../errors.js';
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, parseEnvelope, type Envelope } from '../format/envelope.js';
@@ -77,7 +78,7 @@ async function openUnsatisfiable(ctx: HandlerContext, request: GetObjectCommandI
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = request;
   const head = await ctx.inner.send(new HeadObjectCommand({ ...objectSelector(request), IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince }), options);
   if (findEnvelope(head.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
-  checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), head.Metadata);
+  await checkPlaintextRead(ctx.plaintextReads, String(request.Bucket), String(request.Key), head.Metadata, { scope: ctx.audit, versionId: head.VersionId });
   return { encrypted: false, etag: head.ETag };
 }
 
@@ -136,7 +137,7 @@ async function openStored(
   const envelopeValue = findEnvelope(response.Metadata);
   if (envelopeValue === undefined) {
     discardBody(response);
-    checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata);
+    await checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
     return { encrypted: false, etag: response.ETag };
   }
   return openEncrypted(ctx, input, response, envelopeValue, options, request).catch((error: unknown) => {
@@ -144,7 +145,11 @@ async function openStored(
   });
 }
 
-/** The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`. */
+/**
+ * The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`.
+ * Its read is one audit event: an unwrap that succeeds once the object authenticated (with its
+ * identity), or the failure or policy refusal that ended it.
+ */
 async function openEncrypted(
   ctx: HandlerContext,
   input: GetObjectCommandInput,
@@ -153,6 +158,26 @@ async function openEncrypted(
   options: SendOptions,
   request: S3CryptRequestOptions,
 ): Promise<OpenedObject> {
+  const audit = ctx.audit?.read(String(input.Bucket), String(input.Key), response.VersionId);
+  try {
+    const opened = await openAuthenticated(ctx, input, response, envelopeValue, options, request, audit);
+    await audit?.authenticated(opened.objectId);
+    return opened;
+  } catch (error) {
+    await audit?.failed(error);
+    throw error;
+  }
+}
+
+async function openAuthenticated(
+  ctx: HandlerContext,
+  input: GetObjectCommandInput,
+  response: GetObjectCommandOutput,
+  envelopeValue: string,
+  options: SendOptions,
+  request: S3CryptRequestOptions,
+  audit: ReadAudit | undefined,
+): Promise<OpenedObject> {
   const bucket = String(input.Bucket);
   const key = String(input.Key);
   const name = objectName(bucket, key);
@@ -160,6 +185,7 @@ async function openEncrypted(
   let first: ResponseBytes & { bytes: Buffer };
   try {
     envelope = parseEnvelope(envelopeValue);
+    audit?.envelope(envelope.version);
     const expected = expectSuffix(response, TAIL_FETCH_LENGTH, name);
     first = { ...expected, bytes: await readExactly(response, expected.length, name) };
   } catch (error) {
@@ -170,7 +196,7 @@ async function openEncrypted(
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
   const context = readerContext(envelope, bucket, key, request, name);
-  const { dataKey } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options));
+  const { dataKey } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit);
   try {
     let tail = first.bytes;
     const trailerLength = trailerLengthFromTail(tail, envelope);
