@@ -68,3 +68,36 @@ describe('TamperEvidentLog with bucket storage (MinIO, EncryptingS3Client)', () 
     expect(report.problems[0]).toMatchObject({ file: victim.slice('audit/app-2/'.length), line: 1, kind: 'reordered' });
   });
 });
+
+describe('EncryptingS3Client auditing into the tamper-evident log (fail-closed)', () => {
+  it('every key operation of concurrent Put/Get/Head/Copy is in a chain the offline verifier accepts, durable when each send resolves', async () => {
+    const { EncryptingS3Client: Client, RawAesKeyring } = await import('@s3crypt/client');
+    const { randomBytes } = await import('node:crypto');
+    const { readFileSync } = await import('node:fs');
+    const directory = mkdtempSync(join(tmpdir(), 's3crypt-audit-e2e-'));
+    const log = await TamperEvidentLog.open({ directory, signingKey: privateKey, checkpointEveryRecords: 10 });
+    const client = new Client({
+      client: plain,
+      keyring: new RawAesKeyring({ keyName: 'audited', masterKey: randomBytes(32) }),
+      audit: { sink: log, whenFull: 'fail-closed', principal: 'e2e-test' },
+    });
+    const keys = Array.from({ length: 20 }, (_, n) => `audited/${n}`);
+    await Promise.all(keys.map((Key, n) => client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `record ${n}` }))));
+    // Durable on resolve: the records are already in the files before close() seals anything.
+    const written = readdirSync(directory).map((file) => readFileSync(join(directory, file), 'utf8')).join('');
+    for (const Key of keys) expect(written).toContain(`"key":"${Key}"`);
+    await Promise.all(keys.map((Key) => client.send(new GetObjectCommand({ Bucket: bucket, Key })).then((r) => r.Body!.transformToString())));
+    await client.send(new (await import('@aws-sdk/client-s3')).CopyObjectCommand({ Bucket: bucket, Key: 'audited/copy', CopySource: `${bucket}/audited/0` }));
+    await log.close();
+
+    const report = await verifyAuditLog({ directory, publicKey });
+    expect(report.problems).toEqual([]);
+    // 20 generate + 20 store + 20 unwrap, and the copy's unwrap (source) + wrap (destination).
+    expect(report).toMatchObject({ ok: true });
+    expect(report.events).toBeGreaterThanOrEqual(62);
+    const lines = readdirSync(directory).flatMap((file) => readFileSync(join(directory, file), 'utf8').trim().split('\n')).map((line) => JSON.parse(line) as { event?: { operation: string; principal?: string; key?: string } });
+    const events = lines.flatMap((line) => (line.event ? [line.event] : []));
+    expect(events.filter((e) => e.operation === 'unwrap' && e.key?.startsWith('audited/')).length).toBeGreaterThanOrEqual(21);
+    expect(events.every((e) => e.principal === 'e2e-test')).toBe(true);
+  });
+});
