@@ -1,3 +1,5 @@
+import { S3CryptError, type S3CryptErrorCode } from '@s3crypt/client';
+
 /**
  * Why the tamper-evident log refused to work.
  *
@@ -13,10 +15,10 @@
  * if (err instanceof AuditLogError && err.code === 'ERR_AUDIT_LOG_FAILED') page('audit log down');
  * ```
  */
-export type AuditLogErrorCode = 'ERR_AUDIT_LOG_CLOSED' | 'ERR_AUDIT_LOG_FAILED' | 'ERR_AUDIT_LOG_CORRUPT' | 'ERR_AUDIT_LOG_UPLOAD_FAILED';
+export type AuditLogErrorCode = Extract<S3CryptErrorCode, `ERR_AUDIT_LOG_${string}`>;
 
 /**
- * A failure of the tamper-evident log, with a stable `code`; the message never contains event content.
+ * A failure of the tamper-evident log: an `S3CryptError` with a stable `code`; the message never contains event content.
  *
  * @example
  * ```ts
@@ -26,12 +28,10 @@ export type AuditLogErrorCode = 'ERR_AUDIT_LOG_CLOSED' | 'ERR_AUDIT_LOG_FAILED' 
  * });
  * ```
  */
-export class AuditLogError extends Error {
-  readonly code: AuditLogErrorCode;
+export class AuditLogError extends S3CryptError {
+  declare readonly code: AuditLogErrorCode;
 
   constructor(code: AuditLogErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = 'AuditLogError';
+    super(code, message, options);
   }
 }

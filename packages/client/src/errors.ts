@@ -63,7 +63,12 @@ export type S3CryptErrorCode =
   | 'ERR_KMS_WRONG_KEY'
   | 'ERR_KMS_FAILED'
   // Audit (fail-closed mode)
-  | 'ERR_AUDIT_FAILED';
+  | 'ERR_AUDIT_FAILED'
+  // The tamper-evident audit log (@s3crypt/audit)
+  | 'ERR_AUDIT_LOG_CLOSED'
+  | 'ERR_AUDIT_LOG_FAILED'
+  | 'ERR_AUDIT_LOG_CORRUPT'
+  | 'ERR_AUDIT_LOG_UPLOAD_FAILED';
 
 /**
  * Base class of every s3crypt error.
