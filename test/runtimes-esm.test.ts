@@ -15,7 +15,8 @@ import { freshBucket, s3Client } from './harness/minio.js';
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const smokeScript = fileURLToPath(new URL('./runtimes/esm-smoke.ts', import.meta.url));
-const clientEntry = fileURLToPath(new URL('../packages/client/dist/index.js', import.meta.url));
+// The ESM entry the package's exports map gives `import` (the dual build puts it in dist/esm).
+const clientEntry = fileURLToPath(new URL('../packages/client/dist/esm/index.js', import.meta.url));
 
 const runtimes = [
   { name: 'Bun', variable: 'S3CRYPT_BUN', install: 'bun', args: ['run', smokeScript] },

@@ -1,5 +1,5 @@
 // Run by test/runtimes-esm.test.ts under Bun and Deno, never by vitest: it imports @s3crypt/client
-// the way an application does (the package's ESM entry, dist/index.js), not the sources vitest
+// the way an application does (the package's ESM entry, dist/esm/index.js), not the sources vitest
 // aliases. It decrypts the object Node wrote, then encrypts one for Node to decrypt.
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
