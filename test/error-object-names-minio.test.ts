@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionError, EncryptingS3Client, KeyPolicyError, KmsError, S3CryptError, type Keyring } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { markedBytes, testClients } from './harness/clients.js';
-import { closedPort } from './harness/closed-port.js';
+import { freePort } from './harness/process.js';
 
 const KiB = 1024;
 
@@ -89,7 +89,7 @@ describe('errors name the object they concern', () => {
   it('a KMS failure on PutObject carries the object (no version: none was named or stored) and the KMS error’s key', async () => {
     const { plain, bucket } = await versionedClients();
     const client = new KMSClient({
-      endpoint: `http://127.0.0.1:${await closedPort()}`,
+      endpoint: `http://127.0.0.1:${await freePort()}`,
       region: 'eu-west-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
       maxAttempts: 1,

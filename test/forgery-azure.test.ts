@@ -8,12 +8,13 @@ import { createHmac, createPublicKey, generateKeyPairSync, hkdfSync, publicEncry
 import { Agent } from 'node:https';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { KeyClient, type CryptographyClientOptions } from '@azure/keyvault-keys';
-import { S3CryptError, type KeyPolicy } from '@s3crypt/client';
+import type { KeyPolicy } from '@s3crypt/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring } from '../packages/kms-azure/src/index.js';
 import { getInMemory, BUCKET, KEY } from '../packages/client/test/helpers.js';
 import { startFakeAzureKeyVault, type FakeAzureKeyVault } from './harness/fake-azure-key-vault.js';
 import { serializeContextIndependently, writeIndependently, type EdkMaker, type IndependentObject } from './harness/independent-writer.js';
+import { rejectionCode } from './harness/rejection-code.js';
 
 /** The fake accepts any bearer token; this never contacts an identity provider. */
 const credential: TokenCredential = {
@@ -40,15 +41,6 @@ function azureRsaEdk(versionedKeyId: string, publicKey: KeyObject): EdkMaker {
   };
 }
 
-async function codeOf(read: Promise<unknown>): Promise<string> {
-  try {
-    await read;
-  } catch (error) {
-    if (error instanceof S3CryptError) return error.code;
-    throw error;
-  }
-  throw new Error('the read was accepted');
-}
 
 let vault: FakeAzureKeyVault;
 let agent: Agent;
@@ -107,7 +99,7 @@ describe('forgery with an Azure Key Vault RSA public key (RSA-OAEP-256)', () => 
   for (const version of [2, 1] as const) {
     it(`v${version}: refused with ERR_UNSIGNED_OBJECT when the trusted KEK is marked publicKey, before any vault call`, async () => {
       const unwraps = await vaultUnwrapsDuring(async () => {
-        expect(await codeOf(read(forge({ version }), { trustedKeks: trustedPublicKek() }))).toBe('ERR_UNSIGNED_OBJECT');
+        expect(await rejectionCode(read(forge({ version }), { trustedKeks: trustedPublicKek() }))).toBe('ERR_UNSIGNED_OBJECT');
       });
       expect(unwraps).toBe(0);
     });
@@ -121,13 +113,13 @@ describe('forgery with an Azure Key Vault RSA public key (RSA-OAEP-256)', () => 
     });
 
     it(`v${version}: refused with ERR_UNSIGNED_OBJECT when a writer key is pinned`, async () => {
-      expect(await codeOf(read(forge({ version }), { trustedKeks: trustedPublicKek(), verificationKeys: [writerSigner.publicKey] }))).toBe('ERR_UNSIGNED_OBJECT');
+      expect(await rejectionCode(read(forge({ version }), { trustedKeks: trustedPublicKek(), verificationKeys: [writerSigner.publicKey] }))).toBe('ERR_UNSIGNED_OBJECT');
     });
   }
 
   it("v2 signed by the attacker's own P-384 key, writer key pinned: ERR_SIGNATURE_INVALID", async () => {
     const policy = { trustedKeks: trustedPublicKek(), verificationKeys: [writerSigner.publicKey] };
-    expect(await codeOf(read(forge({ signingKey: attackerSigner.privateKey }), policy))).toBe('ERR_SIGNATURE_INVALID');
+    expect(await rejectionCode(read(forge({ signingKey: attackerSigner.privateKey }), policy))).toBe('ERR_SIGNATURE_INVALID');
   });
 
   it('v2 from a genuine writer signing with the pinned key: accepted', async () => {
@@ -137,11 +129,11 @@ describe('forgery with an Azure Key Vault RSA public key (RSA-OAEP-256)', () => 
 
 
   it('default policy (the keyring declares its RSA KEK a public key): ERR_UNSIGNED_OBJECT', async () => {
-    expect(await codeOf(read(forge(), undefined))).toBe('ERR_UNSIGNED_OBJECT');
+    expect(await rejectionCode(read(forge(), undefined))).toBe('ERR_UNSIGNED_OBJECT');
   });
 
   it('a trustedKeks entry that omits publicKey is still refused: the keyring says its KEK is public', async () => {
     const trustedKeks = [{ providerId: PROVIDER_ID, keyId: `${vault.vaultUrl}/keys/${KEY_NAME}/`, match: 'prefix' as const }];
-    expect(await codeOf(read(forge(), { trustedKeks }))).toBe('ERR_UNSIGNED_OBJECT');
+    expect(await rejectionCode(read(forge(), { trustedKeks }))).toBe('ERR_UNSIGNED_OBJECT');
   });
 });

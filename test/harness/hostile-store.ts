@@ -14,7 +14,7 @@
 // bytes actually sent closes the connection after it, so that the surplus (or shortfall) reaches the
 // client as such instead of being read as the start of the next response on a kept-alive connection.
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './process.js';
 import { pipeline } from 'node:stream/promises';
 import type { S3Endpoint } from './minio.js';
 
@@ -252,11 +252,7 @@ export async function startHostileStore(upstream: S3Endpoint): Promise<HostileSt
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     endpoint: { ...upstream, endpoint: `http://127.0.0.1:${port}` },

@@ -21,7 +21,7 @@
 // If moto cannot be reached the client's connection is destroyed, so the client sees a network error.
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './process.js';
 
 export interface KeyStateProxy {
   /** http://127.0.0.1:<port>, for a KMSClient's `endpoint`. */
@@ -97,11 +97,7 @@ export async function startKeyStateProxy(upstreamEndpoint: string): Promise<KeyS
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     close: () =>

@@ -2,7 +2,7 @@
 // keeps its data in a fresh temp folder, and is killed (with its data removed) by stop().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
@@ -23,6 +23,15 @@ export async function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/** Starts `server` (net or http) on 127.0.0.1 on a free port and returns the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 export function tempDir(prefix: string): string {

@@ -3,7 +3,6 @@
 // a public key: someone holding only a reader's RSA public key builds a whole object from scratch.
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { S3CryptError } from '../src/errors.js';
 import type { KeyPolicy } from '../src/client/key-policy.js';
 import type { DecryptRequest, Keyring } from '../src/keyrings/keyring.js';
 import { MultiKeyring } from '../src/keyrings/multi.js';
@@ -20,6 +19,7 @@ import {
   type IndependentPart,
 } from '../../../test/harness/independent-writer.js';
 import { BUCKET, KEY, getInMemory, pattern, type ReadOptions } from './helpers.js';
+import { rejectionCode } from '../../../test/harness/rejection-code.js';
 
 const SEGMENT = 4096;
 const AES_KEY_NAME = 'unit-test-key';
@@ -29,15 +29,6 @@ const aesReader = () => new RawAesKeyring({ keyName: AES_KEY_NAME, masterKey: AE
 const p384 = () => generateKeyPairSync('ec', { namedCurve: 'P-384' });
 const writerSigner = p384();
 
-async function codeOf(read: Promise<unknown>): Promise<string> {
-  try {
-    await read;
-  } catch (error) {
-    if (error instanceof S3CryptError) return error.code;
-    throw error;
-  }
-  throw new Error('the read was accepted');
-}
 
 interface WriteCase {
   readonly version: 1 | 2;
@@ -99,14 +90,14 @@ describe('the client reads what a writer built from docs/FORMAT.md alone writes'
   });
 
   it('refuses an independently written object moved to another key (the context binds it)', async () => {
-    expect(await codeOf(getInMemory(aesReader(), write({ version: 2, parts: single(pattern(10)) }), undefined, 'elsewhere'))).toBe('ERR_KEY_UNWRAP_FAILED');
+    expect(await rejectionCode(getInMemory(aesReader(), write({ version: 2, parts: single(pattern(10)) }), undefined, 'elsewhere'))).toBe('ERR_KEY_UNWRAP_FAILED');
   });
 
   it('refuses an independently written signed object whose signature covers other content', async () => {
     const stored = write({ version: 2, signingKey: writerSigner.privateKey, parts: single(pattern(10)) });
     const body = Buffer.from(stored.body);
     body[body.length - 4 - 96 + 5]! ^= 1;
-    expect(await codeOf(getInMemory(aesReader(), { ...stored, body }, undefined, KEY, { policy: { verificationKeys: [writerSigner.publicKey] } }))).toBe('ERR_SIGNATURE_INVALID');
+    expect(await rejectionCode(getInMemory(aesReader(), { ...stored, body }, undefined, KEY, { policy: { verificationKeys: [writerSigner.publicKey] } }))).toBe('ERR_SIGNATURE_INVALID');
   });
 });
 
@@ -149,12 +140,12 @@ describe('forgery with an RSA public key', () => {
           const rsaKeyring = rsaReader();
           const keyring = reader === rsaReader ? rsaKeyring : new MultiKeyring({ generator: aesReader(), children: [rsaKeyring] });
           const unwrap = vi.spyOn(rsaKeyring, 'onDecrypt');
-          expect(await codeOf(read(keyring, forge({ version })))).toBe('ERR_UNSIGNED_OBJECT');
+          expect(await rejectionCode(read(keyring, forge({ version })))).toBe('ERR_UNSIGNED_OBJECT');
           expect(rsaEdksOffered(unwrap)).toEqual([]);
         });
 
         it('is refused with ERR_UNSIGNED_OBJECT when a junk raw-aes EDK under a key the reader does not trust comes first', async () => {
-          expect(await codeOf(read(reader(), forge({ version, decoys: [junkEdk('raw-aes', 'someone-else', randomBytes(60))] })))).toBe('ERR_UNSIGNED_OBJECT');
+          expect(await rejectionCode(read(reader(), forge({ version, decoys: [junkEdk('raw-aes', 'someone-else', randomBytes(60))] })))).toBe('ERR_UNSIGNED_OBJECT');
         });
 
         it('is accepted only with the explicit opt-in acceptUnsignedPublicKeyWrapping (the forged content is then returned)', async () => {
@@ -162,7 +153,7 @@ describe('forgery with an RSA public key', () => {
         });
 
         it('is refused with ERR_UNSIGNED_OBJECT when verification keys are pinned and it is unsigned', async () => {
-          expect(await codeOf(read(reader(), forge({ version }), { verificationKeys: [writerSigner.publicKey] }))).toBe('ERR_UNSIGNED_OBJECT');
+          expect(await rejectionCode(read(reader(), forge({ version }), { verificationKeys: [writerSigner.publicKey] }))).toBe('ERR_UNSIGNED_OBJECT');
         });
       });
     }
@@ -172,7 +163,7 @@ describe('forgery with an RSA public key', () => {
     const decoys = () => [junkEdk('raw-aes', AES_KEY_NAME, randomBytes(60))];
 
     it('through the RsaKeyring (which does not trust raw-aes): ERR_UNSIGNED_OBJECT', async () => {
-      expect(await codeOf(read(rsaReader(), forge({ decoys: decoys() })))).toBe('ERR_UNSIGNED_OBJECT');
+      expect(await rejectionCode(read(rsaReader(), forge({ decoys: decoys() })))).toBe('ERR_UNSIGNED_OBJECT');
     });
 
     // The raw-aes decoy is a trusted, non-public KEK, so the policy lets it through and drops the
@@ -181,7 +172,7 @@ describe('forgery with an RSA public key', () => {
       const rsaKeyring = rsaReader();
       const unwrap = vi.spyOn(rsaKeyring, 'onDecrypt');
       const keyring = new MultiKeyring({ generator: aesReader(), children: [rsaKeyring] });
-      expect(await codeOf(read(keyring, forge({ decoys: decoys() })))).toBe('ERR_UNSIGNED_OBJECT');
+      expect(await rejectionCode(read(keyring, forge({ decoys: decoys() })))).toBe('ERR_UNSIGNED_OBJECT');
       expect(rsaEdksOffered(unwrap)).toEqual([]);
     });
   });
@@ -191,12 +182,12 @@ describe('forgery with an RSA public key', () => {
 
     for (const [name, reader] of readers) {
       it(`${name}: signed by the attacker's own P-384 key → ERR_SIGNATURE_INVALID`, async () => {
-        expect(await codeOf(read(reader(), forge({ signingKey: attacker.signer.privateKey }), pinned))).toBe('ERR_SIGNATURE_INVALID');
+        expect(await rejectionCode(read(reader(), forge({ signingKey: attacker.signer.privateKey }), pinned))).toBe('ERR_SIGNATURE_INVALID');
       });
 
       it(`${name}: signed by the attacker but naming the pinned writer as signer → ERR_SIGNATURE_INVALID`, async () => {
         const stored = forge({ signingKey: attacker.signer.privateKey, signerId: signerIdIndependently(writerSigner.publicKey) });
-        expect(await codeOf(read(reader(), stored, pinned))).toBe('ERR_SIGNATURE_INVALID');
+        expect(await rejectionCode(read(reader(), stored, pinned))).toBe('ERR_SIGNATURE_INVALID');
       });
 
       it(`${name}: a genuine writer signing with the pinned key is accepted`, async () => {

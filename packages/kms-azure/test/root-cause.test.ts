@@ -4,12 +4,12 @@ import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { AzureKeyVaultKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
-import { closedPort } from '../../../test/harness/closed-port.js';
+import { freePort } from '../../../test/harness/process.js';
 
 
 describe('AzureKeyVaultKeyring root causes', () => {
   it('an unreachable vault fails with the SDK’s own words in the message and its error as cause', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const credential = { getToken: () => Promise.resolve({ token: 'token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
     const keyring = new AzureKeyVaultKeyring({
       keyId: `https://127.0.0.1:${port}/keys/k/0123456789abcdef0123456789abcdef`,

@@ -8,12 +8,12 @@ import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { GcpKmsKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
-import { closedPort } from '../../../test/harness/closed-port.js';
+import { freePort } from '../../../test/harness/process.js';
 
 
 describe('GcpKmsKeyring root causes', () => {
   it('an unreachable endpoint fails with the library’s own words in the message and its error as cause', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     // universeDomain keeps google-auth-library from probing the GCE metadata server.
     const client = new KeyManagementServiceClient({
       apiEndpoint: '127.0.0.1',

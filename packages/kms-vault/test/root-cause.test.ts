@@ -4,7 +4,7 @@ import { objectEncryptionContext } from '@s3crypt/client';
 import { describe, expect, it } from 'vitest';
 import { VaultTransitKeyring } from '../src/index.js';
 import { kmsRejection } from '../../../test/harness/kms-rejection.js';
-import { closedPort } from '../../../test/harness/closed-port.js';
+import { freePort } from '../../../test/harness/process.js';
 
 const context = objectEncryptionContext('b', 'k');
 
@@ -20,7 +20,7 @@ describe('VaultTransitKeyring root causes', () => {
   });
 
   it('an endpoint nothing listens on names the refused connection', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const error = await kmsRejection(new VaultTransitKeyring({ keyName: 'app', endpoint: `http://127.0.0.1:${port}`, token: 't' }).onEncrypt({ context }));
     expect(error.code).toBe('ERR_KMS_UNAVAILABLE');
     expect(error.message).toContain(`"connect ECONNREFUSED 127.0.0.1:${port}"`);
