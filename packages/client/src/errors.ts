@@ -214,8 +214,12 @@ export class KeyPolicyError extends S3CryptError {
     brand(this, 'KeyPolicyError');
   }
 
-  constructor(code: 'ERR_KEY_NOT_ALLOWED' | 'ERR_TOO_MANY_ENCRYPTED_KEYS' | 'ERR_FORMAT_VERSION_NOT_ALLOWED' | 'ERR_UNSIGNED_OBJECT', message: string) {
-    super(code, message);
+  constructor(
+    code: 'ERR_KEY_NOT_ALLOWED' | 'ERR_TOO_MANY_ENCRYPTED_KEYS' | 'ERR_FORMAT_VERSION_NOT_ALLOWED' | 'ERR_UNSIGNED_OBJECT',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
   }
 }
 

@@ -5,7 +5,7 @@ import type { CompletedPart, CompleteMultipartUploadCommandOutput, PutObjectComm
 import { Readable } from 'node:stream';
 import { BodyLengthError } from '../errors.js';
 import { MAX_DATA_PART_NUMBER, MAX_PART_LENGTH } from '../format/constants.js';
-import { encryptedObjectLength, newSuiteParameters } from '../format/object.js';
+import { encryptedObjectLength } from '../format/object.js';
 import { CHECKSUM_FIELDS, type HandlerContext, type SendOptions } from './context.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { putObject } from './put-object.js';
@@ -102,7 +102,7 @@ export async function uploadEncrypted(
   s3crypt: S3CryptRequestOptions = {},
   limits: UploadLimits = DEFAULT_LIMITS,
 ): Promise<UploadOutput> {
-  if (encryptedObjectLength(length, newSuiteParameters(ctx.segmentSize, ctx.signerId)) <= limits.singlePutLimit) {
+  if (encryptedObjectLength(length, ctx.segmentSize, ctx.signerId !== undefined) <= limits.singlePutLimit) {
     return putObject(ctx, { ...input, Body: Readable.from(source), ContentLength: length }, options, s3crypt);
   }
   return uploadInParts(ctx, input, source, length, options, s3crypt, limits.partSize);

@@ -187,10 +187,9 @@ export class ResolvedKeyPolicy {
 
 /** The refusal of an object that only a public-key KEK could open, with no pinned signature. */
 export function unsignedPublicKeyOnly(object: string, cause?: unknown): KeyPolicyError {
-  const error = new KeyPolicyError(
+  return new KeyPolicyError(
     'ERR_UNSIGNED_OBJECT',
     `${object} is wrapped only under public-key KEKs and not signed by a pinned key, so anyone holding the public key could have written it (pin keyPolicy.verificationKeys, or set acceptUnsignedPublicKeyWrapping)`,
+    cause !== undefined ? { cause } : undefined,
   );
-  if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, enumerable: false });
-  return error;
 }

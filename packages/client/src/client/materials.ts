@@ -110,7 +110,6 @@ export async function unwrapDataKey(
   audit?: ReadAudit,
 ): Promise<UnwrappedKey> {
   let firstFailure: S3CryptError | undefined;
-  audit?.envelope(envelope.version);
   const { candidates, unsignedPublicKeyDropped } = policy.candidates(envelope, object);
   audit?.keks(candidates.map((candidate) => candidate.edk));
   for (const candidate of candidates) {

@@ -46,7 +46,7 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
       output = await ctx.inner.send(new PutObjectCommand({ ...putRequest, Body: ciphertext, ContentLength: ciphertext.length }), options);
       trailer = ciphertext.subarray(ciphertext.length - trailerLength(1, isSignedSuite(params)));
     } else {
-      const ContentLength = encryptedObjectLength(body.length, params);
+      const ContentLength = encryptedObjectLength(body.length, params.segmentSize, isSignedSuite(params));
       const last: { chunk?: Buffer } = {};
       const sealed = keepingLast(sealObjectStream(dataKey, params, checksums.tap(body.source), body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
       output = await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...putRequest, Body, ContentLength }), sendOptions));

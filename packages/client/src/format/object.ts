@@ -57,8 +57,8 @@ export function checkHeader(dataKey: Uint8Array, envelope: Envelope, context: En
 }
 
 /** Stored length of a single-PUT object with `length` plaintext bytes. */
-export function encryptedObjectLength(length: number, params: SuiteParameters): number {
-  return encryptedPartLength(length, params.segmentSize) + trailerLength(1, isSignedSuite(params));
+export function encryptedObjectLength(length: number, segmentSize: number, signed: boolean): number {
+  return encryptedPartLength(length, segmentSize) + trailerLength(1, signed);
 }
 
 /** A freshly keyed data part: its salt goes into the trailer, its key seals the segments. */
