@@ -42,6 +42,7 @@ export type S3CryptErrorCode =
   | 'ERR_SIGNATURE_INVALID'
   | 'ERR_OBJECT_ID_MISMATCH'
   | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_OBJECT_CHANGED'
   // Key policy (checked before any keyring or KMS call)
   | 'ERR_KEY_NOT_ALLOWED'
   | 'ERR_TOO_MANY_ENCRYPTED_KEYS'
@@ -239,6 +240,26 @@ export class ObjectIdentityError extends S3CryptError {
 
   constructor(message: string) {
     super('ERR_OBJECT_ID_MISMATCH', message);
+  }
+}
+
+/**
+ * The object changed while a rotation or migration was working on it: a concurrent writer replaced
+ * it after it was read (the conditional copy or write was refused), so nothing was overwritten. A
+ * rerun handles the new object.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ObjectChangedError) retryLater(); // the new object is rotated on the next run
+ * ```
+ */
+export class ObjectChangedError extends S3CryptError {
+  static {
+    brand(this, 'ObjectChangedError');
+  }
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_OBJECT_CHANGED', message, options);
   }
 }
 

@@ -11,6 +11,7 @@ export {
   KeyPolicyError,
   ObjectIdentityError,
   StoreResponseError,
+  ObjectChangedError,
   AuditError,
 } from './errors.js';
 export type { S3CryptErrorCode, KmsErrorCode } from './errors.js';
@@ -45,6 +46,11 @@ export { withS3Crypt } from './client/request-options.js';
 export type { S3CryptRequestOptions } from './client/request-options.js';
 export type { KeyPolicy } from './client/key-policy.js';
 export { waitUntilObjectExists } from './client/wait-until-object-exists.js';
+export { rotateObject } from './rotation/rotate-object.js';
+export type { RotateObjectOptions, RotationSelection, RotationObject, ObjectRotation, RotationSkipReason, KekName } from './rotation/rotate-object.js';
+export type { FailureReason } from './rotation/failure.js';
+export { rotateKeys } from './rotation/rotate-keys.js';
+export type { RotateKeysOptions, RotationProgress, RotationSummary } from './rotation/rotate-keys.js';
 export { AUDIT_EVENT_SCHEMA } from './audit/events.js';
 export type { AuditEvent, AuditOperation, AuditOutcome, AuditKek, AuditSink } from './audit/events.js';
 export type { AuditOptions } from './audit/options.js';

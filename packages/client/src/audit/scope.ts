@@ -143,7 +143,7 @@ export class AuditScope {
   }
 
   /** A data key generated (`dataKey` absent) or wrapped for the object `context` names, or the failure to. */
-  async keyWrapped(operation: 'generate' | 'wrap', context: EncryptionContext, result: readonly EncryptedDataKey[] | { error: unknown }): Promise<void> {
+  async keyWrapped(operation: 'generate' | 'wrap' | 'rewrap', context: EncryptionContext, result: readonly EncryptedDataKey[] | { error: unknown }): Promise<void> {
     const outcome = 'error' in result ? { outcome: 'failure' as const, reason: reasonOf(result.error) } : { outcome: 'success' as const, keks: keksOf(result) };
     await this.emit({ operation, ...outcome, ...objectOf(context) });
   }

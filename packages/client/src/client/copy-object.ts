@@ -28,6 +28,7 @@ import { checkPlaintextRead } from './plaintext-reads.js';
 import { openObject, type PlaintextObject } from './read-object.js';
 import { discardBody } from './store-response.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { authenticateBody } from './verify-object.js';
 
 /** Parses `bucket/key[?versionId=…]` (URL-encoded, optional leading slash) as S3 accepts it. */
@@ -63,7 +64,11 @@ function sourceHeaders(source: GetObjectCommandOutput) {
   return { ContentType, ContentEncoding, ContentDisposition, ContentLanguage, CacheControl, Expires };
 }
 
-export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandInput, options: SendOptions, s3crypt: S3CryptRequestOptions = {}): Promise<CopyObjectCommandOutput> {
+export function copyObject(ctx: HandlerContext, input: CopyObjectCommandInput, options: SendOptions, s3crypt: S3CryptRequestOptions = {}): Promise<CopyObjectCommandOutput> {
+  return restartingWhenReplaced(() => copyObjectOnce(ctx, input, options, s3crypt));
+}
+
+async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput, options: SendOptions, s3crypt: S3CryptRequestOptions): Promise<CopyObjectCommandOutput> {
   const bucket = requireString(input.Bucket, 'Bucket', 'CopyObject');
   const key = requireString(input.Key, 'Key', 'CopyObject');
   const source = parseCopySource(requireString(input.CopySource, 'CopySource', 'CopyObject'));
@@ -98,7 +103,7 @@ export async function copyObject(ctx: HandlerContext, input: CopyObjectCommandIn
         CopySourceIfMatch: verifiedETag,
       }),
       options,
-    );
+    ).catch(rethrowPinned);
     return withObjectInfo(output, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, opened.trailerTag, destinationContext) });
   } finally {
     opened.dataKey.fill(0);
@@ -160,7 +165,7 @@ async function copyPlaintext(
   options: SendOptions,
   s3crypt: S3CryptRequestOptions,
 ): Promise<CopyObjectCommandOutput> {
-  const response = await ctx.inner.send(new GetObjectCommand({ ...request, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
+  const response = await ctx.inner.send(new GetObjectCommand({ ...request, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options).catch(rethrowPinned);
   try {
     const length = await checkPlaintextSource(ctx, request, response);
     const replace = input.MetadataDirective === 'REPLACE';

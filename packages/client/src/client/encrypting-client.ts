@@ -13,6 +13,7 @@ import type { HandlerContext, SendOptions } from './context.js';
 import { copyObject } from './copy-object.js';
 import { getObject } from './get-object.js';
 import { headObject } from './head-object.js';
+import { registerInternals } from './internals.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { MultipartUploads } from './multipart-state.js';
 import { rejectionNamingObject } from './object-errors.js';
@@ -143,6 +144,7 @@ export class EncryptingS3Client {
       plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       uploads: new MultipartUploads(),
     };
+    registerInternals(this, { context: this.#context, audit: this.#audit });
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.
     Object.defineProperty(this, 'config', { value: options.client.config, enumerable: true });
     Object.defineProperty(this, 'middlewareStack', { get: () => options.client.middlewareStack, enumerable: true });

@@ -13,6 +13,7 @@ import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { openObject, type OpenedObject, type PlaintextObject } from './read-object.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { discardBody, exactly, expectRange } from './store-response.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
@@ -29,7 +30,7 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
 /** Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version, exactly those bytes. */
 async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
   const stop = Math.min(end, opened.tailOffset);
-  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options);
+  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options).catch(rethrowPinned);
   const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
   expectRange(response, start, stop, opened.layout.totalLength, what);
   const limited = exactly(stop - start, what);
@@ -84,7 +85,7 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
  * pinned to the version whose metadata was checked, and that response's metadata checked again.
  */
 async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, plain: PlaintextObject, options: SendOptions): Promise<GetObjectCommandOutput> {
-  const response = await ctx.inner.send(new GetObjectCommand({ ...input, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options);
+  const response = await ctx.inner.send(new GetObjectCommand({ ...input, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options).catch(rethrowPinned);
   try {
     if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
     await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
@@ -95,7 +96,11 @@ async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, p
   return withObjectInfo(response, { encrypted: false });
 }
 
-export async function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
+export function getObject(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput> {
+  return restartingWhenReplaced(() => getObjectOnce(ctx, input, options, request));
+}
+
+async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<GetObjectCommandOutput> {
   const opened = await openObject(ctx, input, options, request);
   if (!opened.encrypted) return getPlaintext(ctx, input, opened, options);
   const object = objectRefOf(input, opened.response.VersionId)!;

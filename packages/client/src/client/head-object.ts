@@ -7,6 +7,7 @@ import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { objectSelector, openObject } from './read-object.js';
 import type { S3CryptRequestOptions } from './request-options.js';
+import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 
 /**
  * A real HEAD first, so status and errors (NotFound, 304, 412) are exactly the plain client's; then
@@ -16,12 +17,16 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
   if (input.Range !== undefined || input.PartNumber !== undefined) {
     throw new TypeError('HeadObject: Range and PartNumber are not supported through EncryptingS3Client');
   }
+  return restartingWhenReplaced(() => headObjectOnce(ctx, input, options, request));
+}
+
+async function headObjectOnce(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<HeadObjectCommandOutput> {
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
   if (findEnvelope(head.Metadata) === undefined) {
     await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata, { scope: ctx.audit, versionId: head.VersionId });
     return withObjectInfo(head, { encrypted: false });
   }
-  const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request);
+  const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request).catch(rethrowPinned);
   if (!opened.encrypted) throw new NotEncryptedError('the object changed while it was being read');
   opened.dataKey.fill(0);
   return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });

@@ -52,7 +52,8 @@ const DEFAULT_MAX_UNWRAP_ATTEMPTS = 3;
 /** Providers whose KEK is always a public key, whatever a matcher says. */
 const PUBLIC_KEY_PROVIDERS = new Set(['raw-rsa']);
 
-function matches(matcher: KekMatcher, edk: EncryptedDataKey): boolean {
+/** Whether `edk` is wrapped by a KEK `matcher` names. */
+export function matches(matcher: KekMatcher, edk: EncryptedDataKey): boolean {
   if (matcher.providerId !== edk.providerId) return false;
   switch (matcher.match ?? 'exact') {
     case 'exact':

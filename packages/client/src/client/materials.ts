@@ -22,7 +22,8 @@ function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
 
 /**
  * A fresh data key (or `dataKey`, wrapped for another object) and its wrapped copies. The caller
- * zeroes `dataKey` when done. `audit` records the `generate` (or `wrap`) event, success or failure.
+ * zeroes `dataKey` when done. `audit` records the `generate` (or `wrap`, or for a key rotation in
+ * place, `rewrap`) event, success or failure.
  */
 export async function wrapDataKey(
   keyring: Keyring,
@@ -30,8 +31,9 @@ export async function wrapDataKey(
   dataKey?: Uint8Array,
   signal?: AbortSignal,
   audit?: AuditScope,
+  rotation = false,
 ): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
-  const operation = dataKey ? 'wrap' : 'generate';
+  const operation = rotation ? 'rewrap' : dataKey ? 'wrap' : 'generate';
   let result;
   try {
     result = await wrapWithKeyring(keyring, context, dataKey, signal);

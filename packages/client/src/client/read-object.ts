@@ -15,6 +15,7 @@ import { unwrapDataKey } from './materials.js';
 import { namingObject, objectRefOf } from './object-errors.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
+import { rethrowPinned } from './replaced-object.js';
 import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
 
 /**
@@ -60,7 +61,7 @@ function tailRequest(request: GetObjectCommandInput, length: number): GetObjectC
 }
 
 async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, length: number, options: SendOptions, what: string) {
-  const response = await ctx.inner.send(tailRequest(request, length), options);
+  const response = await ctx.inner.send(tailRequest(request, length), options).catch(rethrowPinned);
   const expected = expectSuffix(response, length, what);
   return { ...expected, bytes: await readExactly(response, expected.length, what) };
 }
