@@ -137,7 +137,8 @@ function firstFailure(failures: readonly unknown[]): unknown {
  * - **Single-flight**: concurrent misses for the same entry share one inner call. A failure is
  *   shared by all its waiters and not cached, nor is `undefined` (not this keyring's key). A waiter
  *   whose `signal` aborts rejects at once with its reason while the call goes on for the others; the
- *   inner call's own signal aborts only once every waiter has left (then nothing is cached).
+ *   inner call's own signal aborts only once every waiter has left (then nothing is cached). The
+ *   shared call carries the first caller's context (the same for all, by the cache key) and observer.
  * - **Writes**: passed through, unless `cacheGeneratedKeys` is set (see there).
  * - **Crypto-shredding**: a disabled KMS key keeps working here until `maxAgeMs` runs out; `flush()`
  *   ends that at once. Unwraps under way during a flush still answer their callers but are not cached.

@@ -28,6 +28,12 @@ export interface CachedKey {
   readonly encryptedDataKeys: readonly EncryptedDataKey[] | undefined;
 }
 
+/** A cache must not keep the process alive: Node and Bun timers have `unref()`, Deno's are numbers. */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === 'number') (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
+  else (timer as { unref?: () => void }).unref?.();
+}
+
 /** A fresh copy the caller owns: never a view of the stored key, never from Node's shared buffer pool. */
 export function copyKey(key: Uint8Array): Buffer {
   const copy = Buffer.alloc(key.length);
@@ -100,8 +106,7 @@ export class KeyCache {
     const timer = setTimeout(() => {
       if (this.#entries.get(id) === entry) this.#drop(id, entry, true);
     }, limits.maxAgeMs);
-    // A cache must not keep the process alive.
-    (timer as { unref?: () => void }).unref?.();
+    unrefTimer(timer);
     const entry: Entry = {
       dataKey,
       encryptedDataKeys: encryptedDataKeys && Object.freeze(copyEncryptedDataKeys(encryptedDataKeys)),
