@@ -24,6 +24,7 @@ export type {
   EncryptResult,
   DecryptRequest,
   KekMatcher,
+  KeyringObserver,
 } from './keyrings/keyring.js';
 export { RawAesKeyring } from './keyrings/raw-aes.js';
 export type { RawAesKeyringOptions } from './keyrings/raw-aes.js';
@@ -31,6 +32,8 @@ export { RsaKeyring } from './keyrings/raw-rsa.js';
 export type { RsaKeyringOptions } from './keyrings/raw-rsa.js';
 export { MultiKeyring } from './keyrings/multi.js';
 export type { MultiKeyringOptions } from './keyrings/multi.js';
+export { CachingKeyring } from './keyrings/caching.js';
+export type { CachingKeyringOptions, CachingKeyringStats } from './keyrings/caching.js';
 export { serializeContext } from './keyrings/context.js';
 export { connectionFailureCode } from './keyrings/connection-failure.js';
 export { causeMessage } from './keyrings/cause-message.js';

@@ -53,6 +53,8 @@ export interface EncryptRequest {
    * 32-byte key (locally, or with the service's GenerateDataKey).
    */
   readonly dataKey?: Uint8Array;
+  /** As {@link DecryptRequest.observer}. */
+  readonly observer?: KeyringObserver;
 }
 
 /**
@@ -83,6 +85,32 @@ export interface DecryptRequest {
   readonly encryptedDataKeys: readonly EncryptedDataKey[];
   /** As {@link EncryptRequest.signal}. */
   readonly signal?: AbortSignal;
+  /**
+   * Told what the keyring did for this request (for now: cache lookups), so that an audit record can
+   * say whether a key service was asked. Keyrings that delegate pass it on to the keyrings they call.
+   */
+  readonly observer?: KeyringObserver;
+}
+
+/**
+ * Watches how a keyring answers one request. Every method is optional and called synchronously
+ * during the request; an observer that throws fails the request, so keep it to recording.
+ *
+ * @example
+ * ```ts
+ * let kmsAsked = false;
+ * const observer: KeyringObserver = { cacheLookup: (outcome) => { kmsAsked ||= outcome === 'miss'; } };
+ * await keyring.onDecrypt({ context, encryptedDataKeys: [edk], observer });
+ * ```
+ */
+export interface KeyringObserver {
+  /**
+   * A caching keyring looked the data key up. `hit`: its inner keyring was not called for this
+   * request (the key came from the cache, or from an identical call already under way that this
+   * request shared); `miss`: it called its inner keyring. `edk` is the wrapped key looked up on
+   * decrypt; it is absent on encrypt, where the cache is keyed by the encryption context alone.
+   */
+  cacheLookup?(outcome: 'hit' | 'miss', edk?: EncryptedDataKey): void;
 }
 
 /**

@@ -54,7 +54,7 @@ export class MultiKeyring implements Keyring {
     try {
       for (const child of this.#children) {
         request.signal?.throwIfAborted();
-        const result = await child.onEncrypt({ context: request.context, dataKey: first.dataKey, signal: request.signal });
+        const result = await child.onEncrypt({ context: request.context, dataKey: first.dataKey, signal: request.signal, observer: request.observer });
         encryptedDataKeys.push(...result.encryptedDataKeys);
       }
     } catch (error) {
