@@ -5,7 +5,7 @@
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CachingKeyring, EncryptingS3Client, type Keyring } from '@s3crypt/client';
+import { CachingKeyring, callbackSink, EncryptingS3Client, type AuditEvent, type Keyring } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { VaultTransitKeyring } from '@s3crypt/kms-vault';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -96,6 +96,18 @@ describe('CachingKeyring with VaultTransitKeyring on OpenBao, through Encrypting
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'concurrent' }));
     expect(head.ContentLength).toBe(OBJECT.length);
     expect(counter.unwraps).toBe(1);
+  });
+
+  it('audits every lookup as a cache event (miss, then hits), naming the object and KEK, never the key', async () => {
+    const events: AuditEvent[] = [];
+    const audited = new EncryptingS3Client({ client: plain, keyring: cache, segmentSize: SEGMENT_SIZE, audit: { sink: callbackSink((event) => void events.push(event)) } });
+    await audited.send(new PutObjectCommand({ Bucket: bucket, Key: 'audited', Body: OBJECT }));
+    await getBody(audited, bucket, 'audited');
+    await getBody(audited, bucket, 'audited');
+    await audited.flushAudit();
+    const lookups = events.filter((event) => event.operation === 'cache');
+    expect(lookups.map((event) => event.outcome)).toEqual(['miss', 'hit']);
+    for (const event of lookups) expect(event).toMatchObject({ bucket, key: 'audited', keks: [{ providerId: 'vault-transit' }] });
   });
 
   it('ten sequential ranged GETs and a HeadObject of another object cost one unwrap', async () => {

@@ -3,7 +3,7 @@
 // outcome (plaintext reads, object identity, the end of a send) call these; handlers only pass a scope.
 import { randomUUID } from 'node:crypto';
 import { AuditError, S3CryptError, type S3CryptErrorCode } from '../errors.js';
-import type { EncryptedDataKey, EncryptionContext } from '../keyrings/keyring.js';
+import type { EncryptedDataKey, EncryptionContext, KeyringObserver } from '../keyrings/keyring.js';
 import { AuditBuffer, type AuditStats, type Enqueued } from './buffer.js';
 import { AUDIT_EVENT_SCHEMA, type AuditEvent, type AuditKek, type AuditOperation, type AuditOutcome } from './events.js';
 import type { ResolvedAuditOptions } from './options.js';
@@ -148,6 +148,19 @@ export class AuditScope {
     await this.emit({ operation, ...outcome, ...objectOf(context) });
   }
 
+  /**
+   * A cached keyring's lookup for the object `context` names: an observer for keyrings (see
+   * KeyringObserver), so it cannot wait; the event is queued, and in fail-closed mode its acceptance
+   * is awaited with the send's other events.
+   */
+  cacheObserver(context: EncryptionContext): KeyringObserver {
+    return {
+      cacheLookup: (outcome, edk) => {
+        void this.emit({ operation: 'cache', outcome, ...objectOf(context), ...(edk ? { keks: keksOf([edk]) } : {}) });
+      },
+    };
+  }
+
   /** The audit of reading one object (its unwrap, or the policy's refusal). */
   read(bucket: string, key: string, versionId: string | undefined): ReadAudit {
     return new ReadAudit(this, { bucket, key, versionId });
@@ -222,6 +235,11 @@ export class ReadAudit {
   /** The envelope's format version, once parsed. */
   envelope(formatVersion: number): void {
     this.#formatVersion = formatVersion;
+  }
+
+  /** As {@link AuditScope.cacheObserver}, for this read's unwraps. */
+  cacheObserver(context: EncryptionContext): KeyringObserver {
+    return this.#scope.cacheObserver(context);
   }
 
   /** The wrapped keys tried, or the one that unwrapped. */

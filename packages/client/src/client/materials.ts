@@ -4,7 +4,7 @@ import type { AuditScope, ReadAudit } from '../audit/scope.js';
 import { KeyringError, S3CryptError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
-import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring } from '../keyrings/keyring.js';
+import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring, type KeyringObserver } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import { unsignedPublicKeyOnly, type ResolvedKeyPolicy, type UnwrapCandidate } from './key-policy.js';
 
@@ -36,7 +36,7 @@ export async function wrapDataKey(
   const operation = rotation ? 'rewrap' : dataKey ? 'wrap' : 'generate';
   let result;
   try {
-    result = await wrapWithKeyring(keyring, context, dataKey, signal);
+    result = await wrapWithKeyring(keyring, context, dataKey, signal, audit?.cacheObserver(context));
   } catch (error) {
     await audit?.keyWrapped(operation, context, { error });
     throw error;
@@ -50,11 +50,12 @@ async function wrapWithKeyring(
   context: EncryptionContext,
   dataKey: Uint8Array | undefined,
   signal: AbortSignal | undefined,
+  observer: KeyringObserver | undefined,
 ): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
   let result;
   try {
     signal?.throwIfAborted();
-    result = await keyring.onEncrypt({ context, ...(dataKey ? { dataKey } : {}), ...(signal ? { signal } : {}) });
+    result = await keyring.onEncrypt({ context, ...(dataKey ? { dataKey } : {}), ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) });
   } catch (error) {
     rethrowAbort(error, signal);
     throw asTyped(error, 'ERR_KEY_WRAP_FAILED', 'the keyring failed to wrap the data key');
@@ -80,10 +81,16 @@ export interface UnwrappedKey {
 }
 
 /** One wrapped key through the keyring; `undefined` when the keyring does not hold it. */
-async function tryUnwrap(keyring: Keyring, edk: EncryptedDataKey, context: EncryptionContext, signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
+async function tryUnwrap(
+  keyring: Keyring,
+  edk: EncryptedDataKey,
+  context: EncryptionContext,
+  signal: AbortSignal | undefined,
+  observer: KeyringObserver | undefined,
+): Promise<Uint8Array | undefined> {
   try {
     signal?.throwIfAborted();
-    const dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: [edk], ...(signal ? { signal } : {}) });
+    const dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: [edk], ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) });
     if (dataKey && dataKey.length !== DATA_KEY_LENGTH) {
       dataKey.fill(0);
       throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'the keyring returned a data key of the wrong length');
@@ -117,7 +124,7 @@ export async function unwrapDataKey(
   for (const candidate of candidates) {
     let dataKey: Uint8Array | undefined;
     try {
-      dataKey = await tryUnwrap(keyring, candidate.edk, context, signal);
+      dataKey = await tryUnwrap(keyring, candidate.edk, context, signal, audit?.cacheObserver(context));
       if (!dataKey) continue;
       checkCommitment(dataKey, envelope);
     } catch (error) {
