@@ -65,10 +65,23 @@ function presentedKey(input: Record<string, unknown>, fields: SseCFields, comman
   }
 }
 
-/** True when a command's input carries an SSE-C key for the object or a copy source. */
-export function carriesCustomerKey(input: unknown): boolean {
-  const fields = (input ?? {}) as Record<string, unknown>;
-  return fields[OBJECT_FIELDS.key] !== undefined || fields[SOURCE_FIELDS.key] !== undefined;
+function withoutSseCFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const stripped = { ...fields };
+  for (const name of ALL_FIELDS) delete stripped[name];
+  return stripped;
+}
+
+/**
+ * A command the client passes through, without SSE-C fields when they are handled client-side:
+ * some carry them only because a helper spread its parameters (lib-storage's PutObjectTagging), and
+ * any the store would receive would leak the key. The caller's command is left as it is: the one
+ * sent is a view of it with another `input` (its middleware stack is the caller's).
+ */
+export function passThroughCommand<C extends { readonly input?: unknown }>(command: C, handling: CustomerKeyHandling): C {
+  const fields = command.input;
+  if (handling === 'store' || typeof fields !== 'object' || fields === null) return command;
+  if (!ALL_FIELDS.some((name) => (fields as Record<string, unknown>)[name] !== undefined)) return command;
+  return Object.create(command, { input: { value: withoutSseCFields(fields as Record<string, unknown>), enumerable: true } }) as C;
 }
 
 /** The keys of an object written or read under `key`; `escrow` also wraps new data keys under the client's keyring. */
@@ -102,8 +115,7 @@ export function customerKeyRequest(ctx: HandlerContext, command: string, input: 
     objectKey?.destroy();
     throw error;
   }
-  const stripped = { ...fields };
-  for (const name of ALL_FIELDS) delete stripped[name];
+  const stripped = withoutSseCFields(fields);
   let next: HandlerContext = objectKey ? { ...ctx, ...customerObjectKeys(ctx, objectKey, escrow), customerKey: objectKey } : ctx;
   if (command === 'CopyObject' && (objectKey || sourceKey)) {
     next = { ...next, source: sourceKey ? { keyring: sourceKey, policy: ctx.policy.forCustomerKey(sourceKey) } : { keyring: ctx.keyring, policy: ctx.policy } };

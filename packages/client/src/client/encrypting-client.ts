@@ -8,7 +8,7 @@ import { checkP384Key, signerIdOf } from '../format/signature.js';
 import type { Keyring } from '../keyrings/keyring.js';
 import { ResolvedKeyPolicy, type KeyPolicy } from './key-policy.js';
 import { requestOptionsOf, type CustomerKeyHandling, type S3CryptRequestOptions } from './request-options.js';
-import { carriesCustomerKey, customerKeyRequest } from './customer-keys.js';
+import { customerKeyRequest, passThroughCommand } from './customer-keys.js';
 import { withCommandMiddleware } from './command-middleware.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { copyObject } from './copy-object.js';
@@ -212,10 +212,7 @@ export class EncryptingS3Client {
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
     // Never pass a key on to the store unless the caller asked for real SSE-C.
-    if (customerKeys === 'client-side' && carriesCustomerKey(command.input)) {
-      return Promise.reject(new TypeError(`${name}: customer keys (SSECustomerKey) are handled client-side and only on object commands; use customerKeys: 'store' to send them to the store`));
-    }
-    return this.#context.inner.send(command as never, options as never);
+    return this.#context.inner.send(passThroughCommand(command, customerKeys) as never, options as never);
   }
 
   /**
