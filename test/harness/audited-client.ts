@@ -4,6 +4,7 @@
 // own audit sink still receives every event: the capture is teed beside it.
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
+  CustomerKeyring as RealCustomerKeyring,
   EncryptingS3Client as RealEncryptingS3Client,
   RawAesKeyring as RealRawAesKeyring,
   RsaKeyring as RealRsaKeyring,
@@ -58,6 +59,13 @@ export class RawAesKeyring extends RealRawAesKeyring {
   constructor(options: RawAesKeyringOptions) {
     super(options);
     if (options?.masterKey instanceof Uint8Array) recordSecret('raw AES master key', options.masterKey);
+  }
+}
+
+export class CustomerKeyring extends RealCustomerKeyring {
+  constructor(key: Uint8Array) {
+    super(key);
+    if (key instanceof Uint8Array) recordSecret('customer key', key);
   }
 }
 

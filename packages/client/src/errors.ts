@@ -52,6 +52,10 @@ export type S3CryptErrorCode =
   | 'ERR_NO_MATCHING_KEY'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_KEY_WRAP_FAILED'
+  // Customer keys (SSE-C-style per-request keys, checked before any plaintext)
+  | 'ERR_CUSTOMER_KEY_REQUIRED'
+  | 'ERR_CUSTOMER_KEY_MISMATCH'
+  | 'ERR_CUSTOMER_KEY_NOT_APPLICABLE'
   // Multipart state
   | 'ERR_UNKNOWN_UPLOAD'
   | 'ERR_UNKNOWN_PART'
@@ -317,6 +321,28 @@ export class KeyringError extends S3CryptError {
     message: string,
     options?: { cause?: unknown },
   ) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A per-request customer key (`SSECustomerKey`, handled client-side) does not fit the object or
+ * upload: the object needs one and the request gave none (`ERR_CUSTOMER_KEY_REQUIRED`), the key
+ * given is not the one the object or upload was written under (`ERR_CUSTOMER_KEY_MISMATCH`), or the
+ * object or upload is not under a customer key at all (`ERR_CUSTOMER_KEY_NOT_APPLICABLE`). Raised
+ * before any plaintext is released or sent; the message never contains the key or its fingerprint.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof CustomerKeyError && err.code === 'ERR_CUSTOMER_KEY_MISMATCH') return askForTheRightKey(key);
+ * ```
+ */
+export class CustomerKeyError extends S3CryptError {
+  static {
+    brand(this, 'CustomerKeyError');
+  }
+
+  constructor(code: 'ERR_CUSTOMER_KEY_REQUIRED' | 'ERR_CUSTOMER_KEY_MISMATCH' | 'ERR_CUSTOMER_KEY_NOT_APPLICABLE', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

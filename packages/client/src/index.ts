@@ -13,6 +13,7 @@ export {
   StoreResponseError,
   ObjectChangedError,
   AuditError,
+  CustomerKeyError,
 } from './errors.js';
 export type { S3CryptErrorCode, KmsErrorCode } from './errors.js';
 export { DATA_KEY_LENGTH, objectEncryptionContext } from './keyrings/keyring.js';
@@ -31,6 +32,7 @@ export type { RawAesKeyringOptions } from './keyrings/raw-aes.js';
 export { RsaKeyring } from './keyrings/raw-rsa.js';
 export type { RsaKeyringOptions } from './keyrings/raw-rsa.js';
 export { MultiKeyring } from './keyrings/multi.js';
+export { CustomerKeyring } from './keyrings/customer-key.js';
 export type { MultiKeyringOptions } from './keyrings/multi.js';
 export { CachingKeyring } from './keyrings/caching.js';
 export type { CachingKeyringOptions, CachingKeyringStats } from './keyrings/caching.js';
@@ -46,7 +48,7 @@ export type { PlaintextReadSelection } from './client/plaintext-reads.js';
 export { s3cryptInfo } from './client/object-info.js';
 export type { S3CryptObjectInfo } from './client/object-info.js';
 export { withS3Crypt } from './client/request-options.js';
-export type { S3CryptRequestOptions } from './client/request-options.js';
+export type { S3CryptRequestOptions, CustomerKeyHandling } from './client/request-options.js';
 export type { KeyPolicy } from './client/key-policy.js';
 export { waitUntilObjectExists } from './client/wait-until-object-exists.js';
 export { rotateObject } from './rotation/rotate-object.js';

@@ -3,6 +3,7 @@
 // outcome (plaintext reads, object identity, the end of a send) call these; handlers only pass a scope.
 import { randomUUID } from 'node:crypto';
 import { AuditError, S3CryptError, type S3CryptErrorCode } from '../errors.js';
+import { CUSTOMER_KEY_PROVIDER_ID } from '../keyrings/customer-key.js';
 import type { EncryptedDataKey, EncryptionContext, KeyringObserver } from '../keyrings/keyring.js';
 import { AuditBuffer, type AuditStats, type Enqueued } from './buffer.js';
 import { AUDIT_EVENT_SCHEMA, type AuditEvent, type AuditKek, type AuditOperation, type AuditOutcome } from './events.js';
@@ -16,6 +17,8 @@ const POLICY_CODES: ReadonlySet<S3CryptErrorCode> = new Set<S3CryptErrorCode>([
   'ERR_FORMAT_VERSION_NOT_ALLOWED',
   'ERR_SIGNATURE_INVALID',
   'ERR_OBJECT_ID_MISMATCH',
+  'ERR_CUSTOMER_KEY_REQUIRED',
+  'ERR_CUSTOMER_KEY_NOT_APPLICABLE',
 ]);
 
 /** Commands whose output names an encrypted object they stored. */
@@ -29,6 +32,12 @@ function reasonOf(error: unknown): S3CryptErrorCode | undefined {
 
 function keksOf(edks: readonly EncryptedDataKey[]): AuditKek[] {
   return edks.map(({ providerId, keyId }) => ({ providerId, keyId }));
+}
+
+/** The customer key's fingerprint among the KEKs involved (its wrapped key's id; never the key). */
+function fingerprintOf(keks: readonly AuditKek[] | undefined): Pick<AuditEvent, 'keyFingerprint'> {
+  const keyFingerprint = keks?.find((kek) => kek.providerId === CUSTOMER_KEY_PROVIDER_ID)?.keyId;
+  return keyFingerprint === undefined ? {} : { keyFingerprint };
 }
 
 /** Bucket, key and format version, as s3crypt's own entries of the encryption context name them. */
@@ -144,7 +153,7 @@ export class AuditScope {
 
   /** A data key generated (`dataKey` absent) or wrapped for the object `context` names, or the failure to. */
   async keyWrapped(operation: 'generate' | 'wrap' | 'rewrap', context: EncryptionContext, result: readonly EncryptedDataKey[] | { error: unknown }): Promise<void> {
-    const outcome = 'error' in result ? { outcome: 'failure' as const, reason: reasonOf(result.error) } : { outcome: 'success' as const, keks: keksOf(result) };
+    const outcome = 'error' in result ? { outcome: 'failure' as const, reason: reasonOf(result.error) } : { outcome: 'success' as const, keks: keksOf(result), ...fingerprintOf(keksOf(result)) };
     await this.emit({ operation, ...outcome, ...objectOf(context) });
   }
 
@@ -262,6 +271,6 @@ export class ReadAudit {
   async #end(fields: { operation: AuditOperation; outcome: AuditOutcome; reason?: S3CryptErrorCode | undefined; objectId?: string }): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    await this.#scope.emit({ ...fields, ...this.#object, keks: this.#keks, formatVersion: this.#formatVersion });
+    await this.#scope.emit({ ...fields, ...this.#object, keks: this.#keks, ...fingerprintOf(this.#keks), formatVersion: this.#formatVersion });
   }
 }

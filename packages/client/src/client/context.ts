@@ -1,17 +1,30 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AuditScope } from '../audit/scope.js';
 import type { KeyObject } from 'node:crypto';
+import type { CustomerKeyring } from '../keyrings/customer-key.js';
 import type { Keyring } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import type { ResolvedKeyPolicy } from './key-policy.js';
 import type { MultipartUploads } from './multipart-state.js';
 import type { PlaintextReadPolicy } from './plaintext-reads.js';
 
-/** What every command handler needs from the client. */
-export interface HandlerContext {
-  readonly inner: S3Client;
+/** Which keyring wraps and unwraps an object's data key, and which wrapped keys a read may try. */
+export interface ObjectKeys {
   readonly keyring: Keyring;
   readonly policy: ResolvedKeyPolicy;
+}
+
+/**
+ * What every command handler needs from the client. `keyring` and `policy` are the keys of the
+ * command's object (the destination of a copy): the client's own, or those of the customer key the
+ * request presented (customer-keys.ts).
+ */
+export interface HandlerContext extends ObjectKeys {
+  readonly inner: S3Client;
+  /** CopyObject: the source's keys, when they are not the destination's. */
+  readonly source?: ObjectKeys;
+  /** The customer key the request presented for its object (handled client-side), if any. */
+  readonly customerKey?: CustomerKeyring;
   /** Signs every object written (format 2 suite 2), when set. */
   readonly signingKey?: KeyObject;
   readonly signerId?: Uint8Array;

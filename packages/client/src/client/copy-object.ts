@@ -75,12 +75,14 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
   const request = sourceRequest(input, source);
   // The source is read with its own context and, if given, must be the object the caller expects.
   const sourceContext = s3crypt.sourceEncryptionContext ?? s3crypt.encryptionContext;
-  const opened = await openObject(ctx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) });
+  // The source is read under its own keys (a customer key of its own, or the client's) when they differ.
+  const sourceCtx = ctx.source ? { ...ctx, ...ctx.source } : ctx;
+  const opened = await openObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) });
   if (!opened.encrypted) return copyPlaintext(ctx, input, request, opened, options, s3crypt);
   try {
     // Nothing is written before every stored byte of the source has authenticated.
     const sourceObject = objectRefOf(request, opened.response.VersionId);
-    await authenticateBody(ctx, opened, options).catch((error: unknown) => {
+    await authenticateBody(sourceCtx, opened, options).catch((error: unknown) => {
       throw namingObject(error, sourceObject);
     });
     const verifiedETag = opened.response.ETag;

@@ -7,7 +7,8 @@ import { DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE } from '../for
 import { checkP384Key, signerIdOf } from '../format/signature.js';
 import type { Keyring } from '../keyrings/keyring.js';
 import { ResolvedKeyPolicy, type KeyPolicy } from './key-policy.js';
-import { requestOptionsOf, type S3CryptRequestOptions } from './request-options.js';
+import { requestOptionsOf, type CustomerKeyHandling, type S3CryptRequestOptions } from './request-options.js';
+import { customerKeyRequest, passThroughCommand } from './customer-keys.js';
 import { withCommandMiddleware } from './command-middleware.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { copyObject } from './copy-object.js';
@@ -59,6 +60,21 @@ export interface EncryptingS3ClientOptions {
    * dropping and failing closed. See {@link AuditOptions} and docs/AUDIT.md.
    */
   readonly audit?: AuditOptions;
+  /**
+   * What `SSECustomerKey` (and CopyObject's `CopySourceSSECustomerKey`) means. `'client-side'`
+   * (default): the key is the object's own key-encryption key, used by this client and removed
+   * from every request sent to the store, which never sees it or its MD5; reading the object then
+   * needs the same key (`ERR_CUSTOMER_KEY_REQUIRED`, `ERR_CUSTOMER_KEY_MISMATCH`). `'store'`: the
+   * fields go to the store as real SSE-C, and the object is also encrypted under `keyring` as usual.
+   * A command can choose otherwise with `withS3Crypt(command, { customerKeys })`.
+   */
+  readonly customerKeys?: CustomerKeyHandling;
+  /**
+   * With client-side customer keys: also wrap each such object's data key under `keyring`, so that
+   * the keyring's holders can read it without the customer key (recovery). Default false: only the
+   * customer key opens the object.
+   */
+  readonly customerKeyEscrow?: boolean;
 }
 
 interface SendableCommand {
@@ -123,6 +139,8 @@ export interface EncryptingS3Client extends S3Client {}
 export class EncryptingS3Client {
   readonly #context: HandlerContext;
   readonly #audit: AuditEmitter | undefined;
+  readonly #customerKeys: CustomerKeyHandling;
+  readonly #customerKeyEscrow: boolean;
 
   constructor(options: EncryptingS3ClientOptions) {
     if (!options || typeof options.client?.send !== 'function') throw new TypeError('EncryptingS3Client: options.client must be an S3Client');
@@ -134,6 +152,12 @@ export class EncryptingS3Client {
       throw new TypeError(`EncryptingS3Client: segmentSize must be an integer from ${MIN_SEGMENT_SIZE} to ${MAX_SEGMENT_SIZE}`);
     }
     if (options.signingKey !== undefined) checkP384Key(options.signingKey, 'private', 'EncryptingS3Client: signingKey');
+    if (options.customerKeys !== undefined && options.customerKeys !== 'client-side' && options.customerKeys !== 'store') {
+      throw new TypeError("EncryptingS3Client: customerKeys must be 'client-side' or 'store'");
+    }
+    if (options.customerKeyEscrow !== undefined && typeof options.customerKeyEscrow !== 'boolean') throw new TypeError('EncryptingS3Client: customerKeyEscrow must be a boolean');
+    this.#customerKeys = options.customerKeys ?? 'client-side';
+    this.#customerKeyEscrow = options.customerKeyEscrow ?? false;
     this.#audit = options.audit === undefined ? undefined : new AuditEmitter(resolveAuditOptions(options.audit), options.client.config?.credentials);
     this.#context = {
       inner: options.client,
@@ -172,15 +196,38 @@ export class EncryptingS3Client {
   #dispatch(command: SendableCommand, options: SendOptions): Promise<unknown> {
     const name = operationName(command);
     const handler = HANDLERS[name];
+    const request = requestOptionsOf(command as object);
+    const customerKeys = this.#customerKeyHandling(name, command.input, request);
     if (handler) {
+      let keys;
+      try {
+        keys = customerKeyRequest(this.#context, name, command.input, customerKeys, this.#customerKeyEscrow);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       const audit = this.#audit?.scope(name);
-      const ctx = withCommandMiddleware(audit ? { ...this.#context, audit } : this.#context, command);
-      const result = handler(ctx, command.input as never, options, requestOptionsOf(command as object));
+      const ctx = withCommandMiddleware(audit ? { ...keys.ctx, audit } : keys.ctx, command);
+      const result = handler(ctx, keys.input as never, options, { ...request, customerKeys });
+      void result.then(keys.release, keys.release);
       return rejectionNamingObject(audit ? audit.completing(result, command.input) : result, command.input);
     }
     const refusal = REFUSED[name];
     if (refusal) return Promise.reject(new TypeError(`${name}: ${refusal}`));
-    return this.#context.inner.send(command as never, options as never);
+    // Never pass a key on to the store unless the caller asked for real SSE-C.
+    return this.#context.inner.send(passThroughCommand(command, customerKeys) as never, options as never);
+  }
+
+  /**
+   * Client-side or store: an UploadPart or Complete follows its upload's Create (lib-storage cannot
+   * mark its part commands, and a key must not reach the store halfway through an upload); any other
+   * command its own `withS3Crypt` choice, else the client's.
+   */
+  #customerKeyHandling(name: string, input: unknown, request: S3CryptRequestOptions): CustomerKeyHandling {
+    if (name === 'UploadPart' || name === 'CompleteMultipartUpload') {
+      const upload = this.#context.uploads.customerKeysOf((input as { UploadId?: unknown } | undefined)?.UploadId);
+      if (upload) return upload;
+    }
+    return request.customerKeys ?? this.#customerKeys;
   }
 
   /**

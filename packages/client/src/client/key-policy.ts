@@ -3,11 +3,12 @@
 // signatures vouch for objects. Everything here is checked on the parsed envelope, before any keyring
 // or KMS call.
 import type { KeyObject } from 'node:crypto';
-import { DecryptionError, KeyPolicyError } from '../errors.js';
+import { CustomerKeyError, DecryptionError, KeyPolicyError } from '../errors.js';
 import { FORMAT_VERSION_1, FORMAT_VERSION_2 } from '../format/constants.js';
 import { isSignedSuite, type Envelope } from '../format/envelope.js';
 import { checkP384Key, signatureValid, signerIdOf } from '../format/signature.js';
 import type { OpenedTrailer } from '../format/trailer.js';
+import { CUSTOMER_KEY_PROVIDER_ID, hasCustomerKey } from '../keyrings/customer-key.js';
 import type { EncryptedDataKey, KekMatcher, Keyring } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 
@@ -92,8 +93,16 @@ export interface UnwrapCandidates {
   readonly unsignedPublicKeyDropped: boolean;
 }
 
-/** A {@link KeyPolicy} validated once, at client construction. */
+/**
+ * A {@link KeyPolicy} validated once, at client construction. A request that presents a customer key
+ * reads under {@link ResolvedKeyPolicy.forCustomerKey}: the same limits, trusting that key only.
+ */
 export class ResolvedKeyPolicy {
+  readonly #source: KeyPolicy | undefined;
+  /** True for the policy of a request that presented a customer key. */
+  readonly #forCustomerKey: boolean;
+  /** The client keyring itself holds a customer key (so customer-key objects are its own). */
+  readonly #keyringHoldsCustomerKey: boolean;
   readonly #trusted: readonly KekMatcher[] | 'discovery';
   /** The keyring's own description, consulted for whether a KEK is a public key. */
   readonly #keyringKeks: readonly KekMatcher[];
@@ -103,9 +112,12 @@ export class ResolvedKeyPolicy {
   readonly #verificationKeys: ReadonlyMap<string, KeyObject>;
   readonly #acceptUnsignedPublicKeyWrapping: boolean;
 
-  constructor(policy: KeyPolicy | undefined, keyring: Keyring) {
+  constructor(policy: KeyPolicy | undefined, keyring: Keyring, forCustomerKey = false) {
+    this.#source = policy;
+    this.#forCustomerKey = forCustomerKey;
     const own = keyring.kekMatchers?.();
     this.#keyringKeks = own ? checkMatchers(own, 'keyring.kekMatchers()') : [];
+    this.#keyringHoldsCustomerKey = this.#keyringKeks.some((matcher) => matcher.providerId === CUSTOMER_KEY_PROVIDER_ID);
     const trusted = policy?.trustedKeks ?? own;
     if (trusted === undefined) {
       throw new TypeError(
@@ -126,6 +138,14 @@ export class ResolvedKeyPolicy {
     }
     this.#verificationKeys = verificationKeys;
     this.#acceptUnsignedPublicKeyWrapping = policy?.acceptUnsignedPublicKeyWrapping === true;
+  }
+
+  /**
+   * The policy of a request that presented a customer key (`keyring`): this policy's limits, format
+   * minimum and pinned signers, trusting exactly the customer key's wrapped keys.
+   */
+  forCustomerKey(keyring: Keyring): ResolvedKeyPolicy {
+    return new ResolvedKeyPolicy({ ...this.#source, trustedKeks: keyring.kekMatchers?.() ?? [] }, keyring, true);
   }
 
   /** True when every object must carry a signature by a pinned key. */
@@ -162,9 +182,15 @@ export class ResolvedKeyPolicy {
     for (const edk of edks) {
       const matcher = this.#trusted === 'discovery' ? undefined : this.#trusted.find((m) => matches(m, edk));
       if (this.#trusted !== 'discovery' && !matcher) continue;
+      // A customer key is presented, never discovered: only a keyring holding one may try its EDKs.
+      if (this.#trusted === 'discovery' && edk.providerId === CUSTOMER_KEY_PROVIDER_ID && !this.#keyringHoldsCustomerKey) continue;
       trusted.push({ edk, publicKey: this.#isPublicKey(edk, matcher) });
     }
     if (trusted.length === 0) {
+      if (this.#forCustomerKey) {
+        throw new CustomerKeyError('ERR_CUSTOMER_KEY_NOT_APPLICABLE', `${object} is not encrypted under a customer key; send the request without SSECustomerKey`);
+      }
+      if (hasCustomerKey(edks)) throw new CustomerKeyError('ERR_CUSTOMER_KEY_REQUIRED', `${object} is encrypted under a customer key; send it with the request (SSECustomerKey)`);
       const names = edks.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
       throw new KeyPolicyError('ERR_KEY_NOT_ALLOWED', `${object} is wrapped only under keys the key policy does not trust (${names.join(', ')}${edks.length > 4 ? ', …' : ''})`);
     }

@@ -8,6 +8,7 @@ import type { FinalPart } from './final-part.js';
 import type { ChecksumValues } from './plaintext-checksums.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import { objectName } from './context.js';
+import type { CustomerKeyHandling } from './request-options.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
@@ -31,7 +32,14 @@ export interface UploadState {
   readonly context: EncryptionContext;
   /** Part attempts by part number; a retried part has several, Complete picks one by ETag. */
   readonly attempts: Map<number, PartAttempt[]>;
-  /** Request fields the trailer part must repeat (checksum algorithm, SSE-C headers). */
+  /**
+   * The fingerprint (wrapped key id) of the customer key the upload was created under client-side:
+   * every UploadPart must present that key. Absent for an upload under the client's keyring.
+   */
+  readonly customerKeyId?: string;
+  /** Whether the upload's SSE-C fields go to the store (fixed at Create, followed by every part). */
+  readonly customerKeys: CustomerKeyHandling;
+  /** Request fields the trailer part must repeat (checksum algorithm, store-side SSE-C headers). */
   readonly partDefaults: Record<string, unknown>;
   /** UploadParts being sent (and recorded), which a held last part waits for before going out. */
   readonly inFlight: Set<Promise<unknown>>;
@@ -55,6 +63,11 @@ export class MultipartUploads {
       );
     }
     return state;
+  }
+
+  /** How an upload this client created handles SSE-C fields, if it knows the upload. */
+  customerKeysOf(uploadId: unknown): CustomerKeyHandling | undefined {
+    return typeof uploadId === 'string' ? this.#uploads.get(uploadId)?.customerKeys : undefined;
   }
 
   /** Forgets an upload and zeroes its data key. */

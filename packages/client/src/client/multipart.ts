@@ -28,6 +28,7 @@ import { trailerTagOf } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
+import { checkUploadKey, customerKeyIdOf } from './customer-keys.js';
 import { wrapDataKey } from './materials.js';
 import { withObjectInfo } from './object-info.js';
 import { finalPartFor, likelyAttempts, sendFinalPart } from './final-part.js';
@@ -55,7 +56,19 @@ export async function createMultipartUpload(
     const output = await ctx.inner.send(new CreateMultipartUploadCommand({ ...input, Metadata }), options);
     const uploadId = requireString(output.UploadId, 'UploadId', 'CreateMultipartUpload response');
     const partDefaults = Object.fromEntries(PART_DEFAULT_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
-    ctx.uploads.add(uploadId, { bucket, key, dataKey, params, context, attempts: new Map(), partDefaults, inFlight: new Set() });
+    const customerKeyId = customerKeyIdOf(ctx, encryptedDataKeys);
+    ctx.uploads.add(uploadId, {
+      bucket,
+      key,
+      dataKey,
+      params,
+      context,
+      attempts: new Map(),
+      partDefaults,
+      inFlight: new Set(),
+      customerKeys: request.customerKeys ?? 'client-side',
+      ...(customerKeyId !== undefined ? { customerKeyId } : {}),
+    });
     registered = true;
     return output;
   } finally {
@@ -72,6 +85,7 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
     throw new TypeError(`UploadPart: PartNumber must be an integer from 1 to ${MAX_DATA_PART_NUMBER} (part ${MAX_DATA_PART_NUMBER + 1} carries the s3crypt trailer)`);
   }
   const state = ctx.uploads.get(uploadId, bucket, key);
+  await checkUploadKey(ctx, state, true, 'UploadPart');
   const body = plaintextBody(input.Body, input.ContentLength, 'UploadPart');
   const checksums = PlaintextChecksums.of(input);
   if (body.kind === 'bytes') {
@@ -165,7 +179,8 @@ export async function completeMultipartUpload(
   const key = requireString(input.Key, 'Key', 'CompleteMultipartUpload');
   const uploadId = requireString(input.UploadId, 'UploadId', 'CompleteMultipartUpload');
   const state = ctx.uploads.get(uploadId, bucket, key);
-  // Refused before anything is sent, so the upload stays open for a Complete without it.
+  // Refused before anything is sent, so the upload stays open for a Complete without them.
+  await checkUploadKey(ctx, state, false, 'CompleteMultipartUpload');
   const wholeObject = Object.keys(checksumValuesOf(input));
   if (wholeObject.length > 0) {
     throw new TypeError(`CompleteMultipartUpload: a whole-object ${wholeObject.join(', ')} cannot be verified through EncryptingS3Client; give checksums with each UploadPart`);

@@ -3,6 +3,19 @@
 import type { EncryptionContext } from '../keyrings/keyring.js';
 
 /**
+ * Where SSE-C fields (`SSECustomerKey`, `CopySourceSSECustomerKey`, with their algorithm and MD5)
+ * are handled. `'client-side'`: the key is a per-request key-encryption key for the object, and the
+ * fields are removed from every request sent to the store (the key never leaves the process).
+ * `'store'`: the fields go to the store unchanged (real SSE-C, on top of the client's encryption).
+ *
+ * @example
+ * ```ts
+ * const handling: CustomerKeyHandling = 'client-side';
+ * ```
+ */
+export type CustomerKeyHandling = 'client-side' | 'store';
+
+/**
  * Options for one command sent through `EncryptingS3Client`.
  *
  * @example
@@ -21,6 +34,11 @@ export interface S3CryptRequestOptions {
   readonly sourceEncryptionContext?: EncryptionContext;
   /** GetObject / HeadObject: the identity a previous write returned; anything else is `ERR_OBJECT_ID_MISMATCH`. */
   readonly expectedObjectId?: string;
+  /**
+   * Overrides the client's `customerKeys` for this command. UploadPart and CompleteMultipartUpload
+   * follow what their CreateMultipartUpload chose.
+   */
+  readonly customerKeys?: CustomerKeyHandling;
 }
 
 const OPTIONS = Symbol.for('@s3crypt/client request options');
@@ -53,6 +71,9 @@ export function withS3Crypt<C extends object>(command: C, options: S3CryptReques
   checkContext(options.sourceEncryptionContext, 'sourceEncryptionContext');
   if (options.expectedObjectId !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(options.expectedObjectId)) {
     throw new TypeError('withS3Crypt: expectedObjectId must be an object identity as s3crypt returns it (43 base64url characters)');
+  }
+  if (options.customerKeys !== undefined && options.customerKeys !== 'client-side' && options.customerKeys !== 'store') {
+    throw new TypeError("withS3Crypt: customerKeys must be 'client-side' or 'store'");
   }
   Object.defineProperty(command, OPTIONS, { value: Object.freeze({ ...options }), enumerable: false, configurable: true });
   return command;
