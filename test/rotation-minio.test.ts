@@ -14,6 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { randomBytes } from 'node:crypto';
 import {
+  CustomerKeyring,
   EncryptingS3Client,
   MultiKeyring,
   RawAesKeyring,
@@ -273,6 +274,29 @@ describe('rotateObject and concurrent writers', () => {
     expect(await rotateObject(client, { bucket, key: 'k', versionId: 'not-the-current-one' }, { to: target })).toMatchObject({ outcome: 'skipped', reason: 'noncurrent-version' });
     expect(await rotateObject(client, { bucket, key: 'foreign' }, { to: target })).toMatchObject({ outcome: 'failed', reason: { code: 'ERR_KEY_NOT_ALLOWED', retryable: false } });
     expect(put.ETag).toBeDefined();
+  });
+});
+
+describe('customer keys', () => {
+  it('rotates an object from one customer key to another, then to a keyring', async () => {
+    const bucket = await freshBucket(plain, 'rotate-customer');
+    const [first, second] = [randomBytes(32), randomBytes(32)];
+    const keyring = localKeyring('keyring');
+    const body = markedBytes(300_000, 3);
+    await clientFor(keyring).send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: body, SSECustomerAlgorithm: 'AES256', SSECustomerKey: first.toString('base64') }));
+    const withKey = (key: Buffer) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64') });
+
+    const toSecond = await rotateObject(clientFor(new CustomerKeyring(first)), { bucket, key: 'k' }, { to: new CustomerKeyring(second) });
+    expect(toSecond).toMatchObject({ outcome: 'rotated', method: 'rewrap' });
+    expect((await getBody(clientFor(keyring), bucket, 'k', withKey(second))).equals(body)).toBe(true);
+    await expect(getBody(clientFor(keyring), bucket, 'k', withKey(first))).rejects.toMatchObject({ code: 'ERR_CUSTOMER_KEY_MISMATCH' });
+    // Under the second key now: a rerun skips it.
+    expect(await rotateObject(clientFor(new CustomerKeyring(second)), { bucket, key: 'k' }, { to: new CustomerKeyring(second) })).toMatchObject({ outcome: 'skipped', reason: 'already-rotated' });
+
+    const toKeyring = await rotateObject(clientFor(new CustomerKeyring(second)), { bucket, key: 'k' }, { to: keyring });
+    expect(toKeyring).toMatchObject({ outcome: 'rotated' });
+    expect((await getBody(clientFor(keyring), bucket, 'k')).equals(body)).toBe(true);
+    await expect(getBody(clientFor(keyring), bucket, 'k', withKey(second))).rejects.toMatchObject({ code: 'ERR_CUSTOMER_KEY_NOT_APPLICABLE' });
   });
 });
 

@@ -7,6 +7,7 @@ import { HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, metadataWithEnvelope, parseEnvelope, withoutEnvelope, type Envelope } from '../format/envelope.js';
 import { rewrappedEnvelope } from '../format/object.js';
+import { CUSTOMER_KEY_PROVIDER_ID, CustomerKeyring } from '../keyrings/customer-key.js';
 import { objectEncryptionContext, type EncryptedDataKey, type EncryptionContext, type KekMatcher, type Keyring } from '../keyrings/keyring.js';
 import type { EncryptingS3Client } from '../client/encrypting-client.js';
 import type { HandlerContext, SendOptions } from '../client/context.js';
@@ -156,7 +157,7 @@ async function decide(
   const envelope = value === undefined ? undefined : parseEnvelope(value);
   if (!envelope && !options.migratePlaintext) return { skip: 'not-encrypted' };
   if (envelope && options.fromKeks && !envelope.encryptedDataKeys.some((edk) => options.fromKeks!.some((m) => matches(m, edk)))) return { skip: 'not-selected' };
-  if (envelope && options.mode !== 'reencrypt' && envelope.encryptedDataKeys.every((edk) => targetKeks.some((m) => matches(m, edk)))) return { skip: 'already-rotated' };
+  if (envelope && options.mode !== 'reencrypt' && envelope.encryptedDataKeys.every((edk) => underTarget(options.to, targetKeks, edk))) return { skip: 'already-rotated' };
   if (envelope && options.mode === 'reencrypt' && options.rewrittenSince && head.LastModified && head.LastModified.getTime() >= wholeSecond(options.rewrittenSince)) return { skip: 'already-rotated' };
   if (options.tags) {
     const tagging = await taggingOf(ctx, { ...object, head }, sendOptions);
@@ -169,6 +170,15 @@ async function decide(
 /** Stores report LastModified in whole seconds: an object rewritten in the run's first second still counts. */
 function wholeSecond(time: Date): number {
   return Math.floor(time.getTime() / 1000) * 1000;
+}
+
+/**
+ * Whether `edk` is wrapped by the target. Matchers cannot tell customer keys apart (each object names
+ * its key by a salted fingerprint): a customer-key target recognizes its own fingerprints instead.
+ */
+function underTarget(to: Keyring, targetKeks: readonly KekMatcher[], edk: EncryptedDataKey): boolean {
+  if (to instanceof CustomerKeyring) return edk.providerId === CUSTOMER_KEY_PROVIDER_ID && to.recognizes(edk.keyId);
+  return targetKeks.some((matcher) => matches(matcher, edk));
 }
 
 function contextOf(options: RotateObjectOptions, object: RotationObject): EncryptionContext | undefined {
