@@ -23,6 +23,7 @@ export type {
   EncryptResult,
   DecryptRequest,
   KekMatcher,
+  KeyringObserver,
 } from './keyrings/keyring.js';
 export { RawAesKeyring } from './keyrings/raw-aes.js';
 export type { RawAesKeyringOptions } from './keyrings/raw-aes.js';

@@ -33,6 +33,18 @@ export interface EncryptedDataKey {
 }
 
 /**
+ * Optional hooks a caller passes with a keyring request to learn what the keyring did, e.g. whether
+ * a caching keyring answered from its cache. Keyrings without a cache never call it.
+ *
+ * @example
+ * ```ts
+ * const observer: KeyringObserver = { cacheLookup: (outcome) => metrics.increment(`keyring.cache.${outcome}`) };
+ * await keyring.onDecrypt({ context, encryptedDataKeys, observer });
+ * ```
+ */
+export interface KeyringObserver { cacheLookup?(outcome: 'hit' | 'miss', edk?: EncryptedDataKey): void }
+
+/**
  * Input to {@link Keyring.onEncrypt}.
  *
  * @example
@@ -53,6 +65,7 @@ export interface EncryptRequest {
    * 32-byte key (locally, or with the service's GenerateDataKey).
    */
   readonly dataKey?: Uint8Array;
+  readonly observer?: KeyringObserver;
 }
 
 /**
@@ -83,6 +96,7 @@ export interface DecryptRequest {
   readonly encryptedDataKeys: readonly EncryptedDataKey[];
   /** As {@link EncryptRequest.signal}. */
   readonly signal?: AbortSignal;
+  readonly observer?: KeyringObserver;
 }
 
 /**
