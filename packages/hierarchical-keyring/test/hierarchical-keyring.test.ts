@@ -167,7 +167,8 @@ describe('BranchKeyStore against a hostile store', () => {
   it('a version replaced by another version fails closed (ERR_BRANCH_KEY_INVALID)', async () => {
     const error = await tamperedRead((_, bucket) => bucket.text(versionKey('branch-keys/', 'orders', 2)));
     expect(error.code).toBe('ERR_BRANCH_KEY_INVALID');
-    expect((error as BranchKeyError).version).toBe(1);
+    expect(error).toBeInstanceOf(BranchKeyError);
+    expect((error as unknown as BranchKeyError).version).toBe(1);
   });
 
   it('a version whose JSON claims to be the one asked for, but wraps another, fails closed', async () => {
