@@ -116,9 +116,11 @@ afterAll(async () => {
 });
 
 let transitKeys = 0;
+let lastTransitKey = '';
 async function vaultProtector(): Promise<VaultTransitKeyring> {
   const keyName = `hierarchy-${runId}-${++transitKeys}`;
   await bao.api('POST', `transit/keys/${keyName}`, { type: 'aes256-gcm96' });
+  lastTransitKey = keyName;
   return new VaultTransitKeyring({ keyName, endpoint: bao.endpoint, token: bao.rootToken });
 }
 
@@ -230,6 +232,30 @@ describe('HierarchicalKeyring on MinIO, with each KMS as the protector', () => {
     expect((await rejection(readVictim())).code).toBe('ERR_BRANCH_KEY_NOT_FOUND');
     await plain.send(new PutObjectCommand({ Bucket: keyStoreBucket, Key: v1, Body: original }));
     expect((await getBody(new EncryptingS3Client({ client: plain, keyring: keyringFor() }), bucket, 'victim')).toString()).toBe('secret');
+  });
+});
+
+describe('crypto-shredding through the protector (OpenBao)', () => {
+  it('a soft-deleted Transit key stops reads once the cache TTL is over, or at once after flush()', async () => {
+    const shortLived = await hierarchy(await vaultProtector(), 1);
+    const keyName = lastTransitKey;
+    const warm = await hierarchy(await vaultProtector());
+    const warmKey = lastTransitKey;
+    for (const h of [shortLived, warm]) await h.client.send(new PutObjectCommand({ Bucket: h.bucket, Key: 'doomed', Body: 'shred me' }));
+    await bao.api('DELETE', `transit/keys/${keyName}/soft-delete`);
+    await bao.api('DELETE', `transit/keys/${warmKey}/soft-delete`);
+
+    // TTL 1 ms: by the next read the cached branch key has expired, and the protector refuses it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const expired = await rejection(shortLived.client.send(new GetObjectCommand({ Bucket: shortLived.bucket, Key: 'doomed' })));
+    expect(expired.code).toBe('ERR_KMS_KEY_DISABLED');
+
+    // TTL one minute: the warm cache still reads (the documented trade-off) until flush().
+    expect((await getBody(warm.client, warm.bucket, 'doomed')).toString()).toBe('shred me');
+    warm.keyring.flush();
+    expect((await rejection(warm.client.send(new GetObjectCommand({ Bucket: warm.bucket, Key: 'doomed' })))).code).toBe('ERR_KMS_KEY_DISABLED');
+    // Writes fail too: the branch key cannot be unwrapped, so nothing is stored.
+    expect((await rejection(warm.client.send(new PutObjectCommand({ Bucket: warm.bucket, Key: 'new', Body: 'x' })))).code).toBe('ERR_KMS_KEY_DISABLED');
   });
 });
 

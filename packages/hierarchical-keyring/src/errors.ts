@@ -9,7 +9,8 @@ import { S3CryptError, type S3CryptErrorCode } from '@s3crypt/client';
  *   it under its name (edited, replaced or moved in the store): the store is not trusted, so this
  *   fails closed. `cause` carries the protector's error.
  * - `ERR_BRANCH_KEY_STORE_FAILED`: the key store bucket refused or failed a request (access denied,
- *   network), or a rotation lost the race for a version number too often. `cause` carries the S3 error.
+ *   network), a rotation lost the race for a version number too often, or the cache is too small for
+ *   the versions in use. `cause` carries the S3 error.
  *
  * A protector (KMS) that is unreachable, throttled or disabled fails with its own `KmsError` instead.
  *

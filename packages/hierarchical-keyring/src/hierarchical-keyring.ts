@@ -11,6 +11,7 @@ import {
   type Keyring,
 } from '@s3crypt/client';
 import { BranchKeyStore, loadBranchKeyVersion } from './branch-key-store.js';
+import { BranchKeyError } from './errors.js';
 import { assertBranchKeyId, edkKeyId, edkKeyIdPrefix, parseEdkKeyId } from './lib/names.js';
 import { TtlCache } from './lib/ttl-cache.js';
 import { unwrapDataKey, wrapDataKey } from './lib/wrap.js';
@@ -179,7 +180,7 @@ export class HierarchicalKeyring implements Keyring {
       const entry = await untilAborted(cache.load(key, loader), signal);
       if (entry.live) return use(entry.value);
       if (attempt === MAX_LOAD_ATTEMPTS) {
-        throw new KeyringError('ERR_KEY_UNWRAP_FAILED', `branch key ${this.branchKeyId}: the cache evicted each loaded version before use; raise maxCacheEntries`);
+        throw new BranchKeyError('ERR_BRANCH_KEY_STORE_FAILED', this.branchKeyId, undefined, `branch key ${this.branchKeyId}: the cache evicted each loaded value before use; raise maxCacheEntries`);
       }
     }
   }

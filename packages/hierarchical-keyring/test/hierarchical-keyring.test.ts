@@ -252,3 +252,32 @@ describe('BranchKeyStore against a hostile store', () => {
     expect(() => memoryStore({ prefix: 'no-slash' })).toThrow(TypeError);
   });
 });
+
+describe('failures of the key store bucket and aborts', () => {
+  it('an S3 failure is ERR_BRANCH_KEY_STORE_FAILED with the S3 error as cause', async () => {
+    const { keyring, bucket } = await setUp();
+    const send = bucket.client.send;
+    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    bucket.client.send = async () => Promise.reject(denied);
+    const error = await rejection(keyring.onEncrypt({ context }));
+    expect(error).toBeInstanceOf(BranchKeyError);
+    expect(error.code).toBe('ERR_BRANCH_KEY_STORE_FAILED');
+    expect(error.cause).toBe(denied);
+    expect(error.message).toContain('HTTP 403');
+    bucket.client.send = send;
+    expect((await keyring.onEncrypt({ context })).encryptedDataKeys[0]!.keyId).toBe('orders:v1');
+  });
+
+  it("an aborted request rejects with the signal's reason; the shared load still serves the others", async () => {
+    const { keyring, protector } = await setUp();
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const aborted = keyring.onEncrypt({ context, signal: controller.signal });
+    const other = keyring.onEncrypt({ context });
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    expect((await other).encryptedDataKeys[0]!.keyId).toBe('orders:v1');
+    expect(protector.decrypts).toBe(1);
+    await expect(keyring.onDecrypt({ context, encryptedDataKeys: (await other).encryptedDataKeys, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+});
