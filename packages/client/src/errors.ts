@@ -73,7 +73,11 @@ export type S3CryptErrorCode =
   | 'ERR_AUDIT_LOG_CLOSED'
   | 'ERR_AUDIT_LOG_FAILED'
   | 'ERR_AUDIT_LOG_CORRUPT'
-  | 'ERR_AUDIT_LOG_UPLOAD_FAILED';
+  | 'ERR_AUDIT_LOG_UPLOAD_FAILED'
+  // The hierarchical keyring's branch key store (@s3crypt/hierarchical-keyring)
+  | 'ERR_BRANCH_KEY_NOT_FOUND'
+  | 'ERR_BRANCH_KEY_INVALID'
+  | 'ERR_BRANCH_KEY_STORE_FAILED';
 
 /**
  * Base class of every s3crypt error.
