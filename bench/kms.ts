@@ -1,11 +1,12 @@
 // npm run bench:kms (also part of npm run bench): what the hierarchical keyring saves, against the
 // real test servers (MinIO, OpenBao Transit as the KMS). A counting wrapper around the KMS keyring
 // counts every KMS request: per 10,000 objects written and per 10,000 read through the hierarchy
-// (target ≤ 1 each with a warm cache), and PUT/GET latency of 4 KiB objects against the plain
-// S3Client and against the KMS keyring used directly. Not a test: it asserts nothing.
+// (target ≤ 1 each with a warm cache), per 10,000 repeated reads through the caching keyring, and
+// PUT/GET latency of 4 KiB objects against the plain S3Client and against the KMS keyring used
+// directly. Not a test: it asserts nothing.
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { EncryptingS3Client, RawAesKeyring, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
+import { CachingKeyring, EncryptingS3Client, RawAesKeyring, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { BranchKeyStore, HierarchicalKeyring } from '@s3crypt/hierarchical-keyring';
 import { VaultTransitKeyring } from '@s3crypt/kms-vault';
 import { endpointFromEnv, s3Client, startMinio } from '../test/harness/minio.js';
@@ -116,7 +117,15 @@ try {
     rows.push([`${label} 4 KiB latency (mean of ${LATENCY_N}), plain vs hierarchical (warm)`, ms(times[0]!), ms(times[2]!), ratio(times[0]!, times[2]!), '≈ local key']);
     rows.push([`${label} 4 KiB latency (mean of ${LATENCY_N}), plain vs local RawAesKeyring (reference)`, ms(times[0]!), ms(times[3]!), ratio(times[0]!, times[3]!), 'latency ≤ +20%']);
   }
-  for (const client of [writer, reader, direct, warm, local]) client.destroy();
+  // The caching keyring: repeated reads of the same objects cost one unwrap per object (warm).
+  const REPEATED = 100;
+  const caching = new EncryptingS3Client({ client: s3Client(endpoint), keyring: new CachingKeyring({ keyring: kms, maxAgeMs: 10 * 60_000, maxEntries: 1000 }) });
+  before = kms.calls;
+  const cachedMs = await timeAsync(() => pool(OBJECTS, async (i) => drain((await caching.send(new GetObjectCommand({ Bucket: bucket, Key: `lat-direct-${i % REPEATED}` }))).Body)));
+  rows.push([`KMS requests, ${OBJECTS.toLocaleString('en')} GETs of ${REPEATED} objects (CachingKeyring over the KMS keyring, ${CONCURRENCY} concurrent)`, `${OBJECTS.toLocaleString('en')} (1 per read)`, String(kms.calls - before), `${(cachedMs / 1000).toFixed(1)} s`, `${REPEATED} (1 per object)`]);
+  const cachedGets = await compare(3, [getAll('plain', plain), getAll('direct', caching)]);
+  rows.push([`GET 4 KiB latency (mean of ${LATENCY_N}), plain vs CachingKeyring (warm)`, ms(cachedGets[0]!), ms(cachedGets[1]!), ratio(cachedGets[0]!, cachedGets[1]!), 'latency ≤ +20%']);
+  for (const client of [writer, reader, direct, warm, local, caching]) client.destroy();
 } finally {
   await bao.server?.stop();
   await minio?.server.stop();
