@@ -1,5 +1,6 @@
 // Library operations built on a client (key rotation, migration) work with its keyring, key policy,
 // store client and audit, exactly as its command handlers do, without widening the public class.
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { AuditEmitter } from '../audit/scope.js';
 import type { HandlerContext } from './context.js';
 
@@ -14,13 +15,23 @@ export function registerInternals(client: object, internals: ClientInternals): v
   INTERNALS.set(client, internals);
 }
 
+function internalsOf(client: unknown, where: string): ClientInternals {
+  const internals = typeof client === 'object' && client !== null ? INTERNALS.get(client) : undefined;
+  if (!internals) throw new TypeError(`${where}: client must be an EncryptingS3Client`);
+  return internals;
+}
+
+/** The S3 client `client` sends to the store with, for requests that involve no key (listings). */
+export function storeClientOf(client: unknown, where: string): S3Client {
+  return internalsOf(client, where).context.inner;
+}
+
 /**
  * The handler context of `client` for one operation named `command` (its audit events say so), and
  * the function that ends that operation's audit (see AuditScope.completing).
  */
 export function operationContext(client: unknown, command: string, where: string): { ctx: HandlerContext; completing: <T>(result: Promise<T>, input: unknown) => Promise<T> } {
-  const internals = typeof client === 'object' && client !== null ? INTERNALS.get(client) : undefined;
-  if (!internals) throw new TypeError(`${where}: client must be an EncryptingS3Client`);
+  const internals = internalsOf(client, where);
   const audit = internals.audit?.scope(command);
   return {
     ctx: audit ? { ...internals.context, audit } : internals.context,

@@ -9,7 +9,8 @@ const REPLACED = Symbol('s3crypt.replacedWhileReading');
 /** Attempts of one read when the object keeps being replaced under it (then the 412 is the caller's). */
 const MAX_ATTEMPTS = 5;
 
-function isPreconditionFailed(error: unknown): boolean {
+/** The store's 412: a condition of the request (If-Match, CopySourceIfMatch, …) did not hold. */
+export function isPreconditionFailed(error: unknown): boolean {
   const e = error as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
   return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }

@@ -16,6 +16,7 @@ import { ObjectChangedError } from '../errors.js';
 import type { ObjectLayout } from '../format/layout.js';
 import { encryptedPartLength } from '../format/segments.js';
 import type { HandlerContext, SendOptions } from '../client/context.js';
+import { isPreconditionFailed } from '../client/replaced-object.js';
 import { forEachConcurrently } from './concurrency.js';
 
 /** S3's limits on one CopyObject, and on the parts of a multipart upload. */
@@ -28,6 +29,8 @@ export interface CopySourceObject {
   readonly bucket: string;
   readonly key: string;
   readonly head: HeadObjectCommandOutput;
+  /** Its tags as a Tagging header (fetched once, on first use: selection and a copy may both need them). */
+  readonly tagging: () => Promise<string | undefined>;
 }
 
 /**
@@ -47,20 +50,19 @@ function copySourceOf(source: CopySourceObject): string {
   return versionId && versionId !== 'null' ? `${path}?versionId=${encodeURIComponent(versionId)}` : path;
 }
 
-function isPreconditionFailed(error: unknown): boolean {
-  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
-}
-
 /** A 412 on the guarded copy means the object was replaced after it was read. */
 export function changedMeanwhile(error: unknown, what: string): unknown {
   return isPreconditionFailed(error) ? new ObjectChangedError(`${what} changed while it was being rotated; the new object was left as it is`, { cause: error }) : error;
 }
 
-/** The object's tags as a Tagging header (a multipart upload does not copy them). */
-export async function taggingOf(ctx: HandlerContext, source: CopySourceObject, options: SendOptions): Promise<string | undefined> {
-  const { TagSet = [] } = await ctx.inner.send(new GetObjectTaggingCommand({ Bucket: source.bucket, Key: source.key, VersionId: source.head.VersionId }), options);
-  return TagSet.length ? new URLSearchParams(TagSet.map(({ Key = '', Value = '' }) => [Key, Value])).toString() : undefined;
+/** The version `head` describes, ready to copy; its tags are fetched at most once (a multipart upload does not copy them). */
+export function copySource(ctx: HandlerContext, bucket: string, key: string, head: HeadObjectCommandOutput, options: SendOptions): CopySourceObject {
+  let tagging: Promise<string | undefined> | undefined;
+  const fetchTagging = async () => {
+    const { TagSet = [] } = await ctx.inner.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId }), options);
+    return TagSet.length ? new URLSearchParams(TagSet.map(({ Key = '', Value = '' }) => [Key, Value])).toString() : undefined;
+  };
+  return { bucket, key, head, tagging: () => (tagging ??= fetchTagging()) };
 }
 
 /**
@@ -104,7 +106,7 @@ export async function copyInPlace(
     );
     return { ETag: output.CopyObjectResult?.ETag, VersionId: output.VersionId };
   }
-  const Tagging = await taggingOf(ctx, source, options);
+  const Tagging = await source.tagging();
   const { UploadId } = await ctx.inner.send(new CreateMultipartUploadCommand({ Bucket: source.bucket, Key: source.key, Metadata, Tagging, ...headers }), options);
   const upload = { Bucket: source.bucket, Key: source.key, UploadId };
   try {

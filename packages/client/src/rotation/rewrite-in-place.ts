@@ -11,7 +11,7 @@ import { uploadEncrypted } from '../client/encrypted-upload.js';
 import { getObject } from '../client/get-object.js';
 import { s3cryptInfo } from '../client/object-info.js';
 import { discardBody } from '../client/store-response.js';
-import { preservedHeaders, taggingOf, type CopySourceObject } from './in-place-copy.js';
+import { preservedHeaders, type CopySourceObject } from './in-place-copy.js';
 
 /** The object's plaintext as a stream of known length: decrypted, or as stored for a plaintext object. */
 async function plaintextOf(ctx: HandlerContext, source: CopySourceObject, encrypted: boolean, context: EncryptionContext | undefined, options: SendOptions) {
@@ -43,7 +43,7 @@ export async function rewriteInPlace(
   context: EncryptionContext | undefined,
   options: SendOptions,
 ): Promise<{ ETag?: string | undefined; VersionId?: string | undefined; objectId?: string | undefined }> {
-  const Tagging = await taggingOf(ctx, source, options);
+  const Tagging = await source.tagging();
   const { body, length } = await plaintextOf(ctx, source, encrypted, context, options);
   try {
     const input = {

@@ -3,10 +3,10 @@
 // skipped) and resumable (`startAfter` from the last progress event's `resumeAfter`).
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { EncryptingS3Client } from '../client/encrypting-client.js';
-import { operationContext } from '../client/internals.js';
+import { storeClientOf } from '../client/internals.js';
 import { forEachConcurrently } from './concurrency.js';
 import type { FailureReason } from './failure.js';
-import { checkRotateObjectOptions, rotateObject, type ObjectRotation, type RotateObjectOptions, type RotationObject, type RotationSkipReason } from './rotate-object.js';
+import { checkRotateObjectOptions, rotateToTargets, type ObjectRotation, type RotateObjectOptions, type RotationObject, type RotationSkipReason } from './rotate-object.js';
 
 /**
  * @example
@@ -78,9 +78,8 @@ async function* listed(client: EncryptingS3Client, options: RotateKeysOptions): 
     for await (const object of options.objects) yield { ...object, seq: seq++ };
     return;
   }
-  const { ctx } = operationContext(client, 'ListObjectsV2', 'rotateKeys');
   const pages = paginateListObjectsV2(
-    { client: ctx.inner, pageSize: 1000 },
+    { client: storeClientOf(client, 'rotateKeys'), pageSize: 1000 },
     { Bucket: options.bucket, ...(options.prefix ? { Prefix: options.prefix } : {}), ...(options.startAfter ? { StartAfter: options.startAfter } : {}) },
   );
   for await (const page of pages) {
@@ -127,7 +126,7 @@ class LowWaterMark {
  * ```
  */
 export async function rotateKeys(client: EncryptingS3Client, options: RotateKeysOptions): Promise<RotationSummary> {
-  checkRotateObjectOptions(options, 'rotateKeys');
+  const targetKeks = checkRotateObjectOptions(options, 'rotateKeys');
   if (typeof options.bucket !== 'string' || options.bucket === '') throw new TypeError('rotateKeys: options.bucket must be a non-empty string');
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new TypeError('rotateKeys: options.concurrency must be an integer from 1 to 1000');
@@ -139,7 +138,7 @@ export async function rotateKeys(client: EncryptingS3Client, options: RotateKeys
   await forEachConcurrently(listed(client, options), concurrency, async (item) => {
     mark.started(item);
     const { seq: _seq, ...object } = item;
-    const result = await rotateObject(client, object, options);
+    const result = await rotateToTargets(client, object, options, targetKeks);
     switch (result.outcome) {
       case 'rotated':
         counts.rotated++;

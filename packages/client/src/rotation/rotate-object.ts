@@ -16,7 +16,7 @@ import { matches } from '../client/key-policy.js';
 import { wrapDataKey } from '../client/materials.js';
 import { namingObject } from '../client/object-errors.js';
 import { openObject } from '../client/read-object.js';
-import { changedMeanwhile, copyInPlace, MAX_COPY_OBJECT_LENGTH, taggingOf, type CopySourceObject } from './in-place-copy.js';
+import { changedMeanwhile, copyInPlace, copySource, MAX_COPY_OBJECT_LENGTH, type CopySourceObject } from './in-place-copy.js';
 import { failureReason, type FailureReason } from './failure.js';
 import { rewriteInPlace } from './rewrite-in-place.js';
 
@@ -129,7 +129,8 @@ function isNotFound(error: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.name === 'NoSuchVersion' || e?.$metadata?.httpStatusCode === 404;
 }
 
-function checkOptions(options: RotateObjectOptions, where: string): readonly KekMatcher[] {
+/** The option checks of {@link rotateObject} (the engine runs them once per run); the target KEKs. */
+export function checkRotateObjectOptions(options: RotateObjectOptions, where: string): readonly KekMatcher[] {
   if (!options || typeof options.to?.onEncrypt !== 'function') throw new TypeError(`${where}: options.to must be a Keyring`);
   const targetKeks = options.targetKeks ?? options.to.kekMatchers?.();
   if (!targetKeks || targetKeks.length === 0) throw new TypeError(`${where}: the target keyring cannot name its KEKs; pass options.targetKeks`);
@@ -143,13 +144,12 @@ function checkOptions(options: RotateObjectOptions, where: string): readonly Kek
 
 /** Where a HEAD leaves the object: skipped (and why), or to be rotated by `method`. */
 async function decide(
-  ctx: HandlerContext,
   object: RotationObject,
-  head: HeadObjectCommandOutput,
+  source: CopySourceObject,
   options: RotateObjectOptions,
   targetKeks: readonly KekMatcher[],
-  sendOptions: SendOptions,
 ): Promise<{ skip: RotationSkipReason } | { method: 'rewrap' | 'reencrypt' | 'migrate'; envelope?: Envelope }> {
+  const { head } = source;
   if (object.versionId !== undefined && head.VersionId !== object.versionId) return { skip: 'noncurrent-version' };
   if (options.modifiedBefore && !(head.LastModified && head.LastModified < options.modifiedBefore)) return { skip: 'not-selected' };
   if (options.metadata && !holds(options.metadata, withoutEnvelope(head.Metadata) ?? {})) return { skip: 'not-selected' };
@@ -160,8 +160,7 @@ async function decide(
   if (envelope && options.mode !== 'reencrypt' && envelope.encryptedDataKeys.every((edk) => underTarget(options.to, targetKeks, edk))) return { skip: 'already-rotated' };
   if (envelope && options.mode === 'reencrypt' && options.rewrittenSince && head.LastModified && head.LastModified.getTime() >= wholeSecond(options.rewrittenSince)) return { skip: 'already-rotated' };
   if (options.tags) {
-    const tagging = await taggingOf(ctx, { ...object, head }, sendOptions);
-    if (!holds(options.tags, Object.fromEntries(new URLSearchParams(tagging ?? '')))) return { skip: 'not-selected' };
+    if (!holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
   }
   if (!envelope) return { method: 'migrate' };
   return { method: options.mode === 'reencrypt' ? 'reencrypt' : 'rewrap', envelope };
@@ -215,11 +214,11 @@ async function rotateSelected(ctx: HandlerContext, object: RotationObject, optio
     if (isNotFound(error)) return { ...where, outcome: 'skipped', reason: 'not-found' };
     throw error;
   }
-  const decision = await decide(ctx, object, head, options, targetKeks, sendOptions);
+  const source = copySource(ctx, object.bucket, object.key, head, sendOptions);
+  const decision = await decide(object, source, options, targetKeks);
   if ('skip' in decision) return { ...where, outcome: 'skipped', reason: decision.skip };
   const from = namesOf(decision.envelope?.encryptedDataKeys ?? []);
   if (options.dryRun) return { ...where, outcome: 'would-rotate', method: decision.method, from };
-  const source: CopySourceObject = { bucket: object.bucket, key: object.key, head };
   try {
     if (decision.method === 'rewrap') {
       const { VersionId, objectId, to } = await rewrap(ctx, source, options, sendOptions);
@@ -247,7 +246,11 @@ async function rotateSelected(ctx: HandlerContext, object: RotationObject, optio
  * ```
  */
 export async function rotateObject(client: EncryptingS3Client, object: RotationObject, options: RotateObjectOptions): Promise<ObjectRotation> {
-  const targetKeks = checkOptions(options, 'rotateObject');
+  return rotateToTargets(client, object, options, checkRotateObjectOptions(options, 'rotateObject'));
+}
+
+/** {@link rotateObject} with its options already checked and `targetKeks` resolved (the engine does that once per run). */
+export async function rotateToTargets(client: EncryptingS3Client, object: RotationObject, options: RotateObjectOptions, targetKeks: readonly KekMatcher[]): Promise<ObjectRotation> {
   if (typeof object?.bucket !== 'string' || object.bucket === '' || typeof object.key !== 'string' || object.key === '') {
     throw new TypeError('rotateObject: object must be { bucket, key, versionId? }');
   }
@@ -260,6 +263,3 @@ export async function rotateObject(client: EncryptingS3Client, object: RotationO
     return { bucket: object.bucket, key: object.key, ...(object.versionId !== undefined ? { versionId: object.versionId } : {}), outcome: 'failed', reason };
   }
 }
-
-/** For the engine: the option checks of {@link rotateObject}, once per run. */
-export const checkRotateObjectOptions = checkOptions;
