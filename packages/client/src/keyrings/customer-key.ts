@@ -2,7 +2,8 @@
 // The envelope records only a salted, keyed fingerprint of it: unlinkable across objects, useless
 // without the key, and checked before any unwrap so a wrong key fails with its own code
 // (docs/FORMAT.md §10).
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { openDataKey, sealDataKey } from './data-key-cipher.js';
 import { CustomerKeyError, KeyringError, S3CryptError } from '../errors.js';
 import { serializeContext } from './context.js';
 import { DATA_KEY_LENGTH, type DecryptRequest, type EncryptRequest, type EncryptResult, type EncryptedDataKey, type KekMatcher, type Keyring } from './keyring.js';
@@ -94,9 +95,7 @@ export class CustomerKeyring implements Keyring {
     const salt = randomBytes(SALT_LENGTH);
     const wrapKey = hkdf(this.#key, salt, WRAP_INFO);
     try {
-      const cipher = createCipheriv('aes-256-gcm', wrapKey, NONCE);
-      cipher.setAAD(serializeContext(request.context));
-      const ciphertext = Buffer.concat([cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+      const ciphertext = sealDataKey(wrapKey, NONCE, dataKey, serializeContext(request.context));
       const keyId = FINGERPRINT_PREFIX + Buffer.concat([salt, this.#mac(salt)]).toString('base64url');
       return { dataKey, encryptedDataKeys: [{ providerId: CUSTOMER_KEY_PROVIDER_ID, keyId, ciphertext }] };
     } finally {
@@ -155,17 +154,7 @@ export class CustomerKeyring implements Keyring {
     }
     const wrapKey = hkdf(this.#key, parsed.salt, WRAP_INFO);
     try {
-      const decipher = createDecipheriv('aes-256-gcm', wrapKey, NONCE);
-      decipher.setAAD(aad);
-      decipher.setAuthTag(edk.ciphertext.subarray(DATA_KEY_LENGTH));
-      const dataKey = decipher.update(edk.ciphertext.subarray(0, DATA_KEY_LENGTH));
-      try {
-        decipher.final();
-        return dataKey;
-      } catch (error) {
-        dataKey.fill(0);
-        throw error;
-      }
+      return openDataKey(wrapKey, NONCE, edk.ciphertext, aad);
     } finally {
       wrapKey.fill(0);
     }

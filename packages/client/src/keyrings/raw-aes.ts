@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { openDataKey, sealDataKey } from './data-key-cipher.js';
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
 import { unwrapFirst } from './unwrap-first.js';
@@ -51,9 +52,7 @@ export class RawAesKeyring implements Keyring {
     request.signal?.throwIfAborted();
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const iv = randomBytes(IV_LENGTH);
-    const cipher = createCipheriv('aes-256-gcm', this.#masterKey, iv);
-    cipher.setAAD(serializeContext(request.context));
-    const wrapped = Buffer.concat([iv, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+    const wrapped = Buffer.concat([iv, sealDataKey(this.#masterKey, iv, dataKey, serializeContext(request.context))]);
     return { dataKey, encryptedDataKeys: [{ providerId: PROVIDER_ID, keyId: this.keyName, ciphertext: wrapped }] };
   }
 
@@ -71,16 +70,6 @@ export class RawAesKeyring implements Keyring {
 
   #unwrap(wrapped: Uint8Array, aad: Buffer): Buffer {
     if (wrapped.length !== IV_LENGTH + DATA_KEY_LENGTH + TAG_LENGTH) throw new RangeError('wrong wrapped key length');
-    const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, wrapped.subarray(0, IV_LENGTH));
-    decipher.setAAD(aad);
-    decipher.setAuthTag(wrapped.subarray(IV_LENGTH + DATA_KEY_LENGTH));
-    const dataKey = decipher.update(wrapped.subarray(IV_LENGTH, IV_LENGTH + DATA_KEY_LENGTH));
-    try {
-      decipher.final();
-      return dataKey;
-    } catch (error) {
-      dataKey.fill(0);
-      throw error;
-    }
+    return openDataKey(this.#masterKey, wrapped.subarray(0, IV_LENGTH), wrapped.subarray(IV_LENGTH), aad);
   }
 }

@@ -1,8 +1,8 @@
 // The per-object step of the hierarchical keyring: derive a one-off wrapping key from a branch key
 // and a fresh salt, and AES-256-GCM the data key under it with the object's context as AAD. The
 // byte layout is specified in the package README ("Wrapped data key layout"); keep the two in step.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { DATA_KEY_LENGTH, serializeContext, type EncryptionContext } from '@s3crypt/client';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { DATA_KEY_LENGTH, openDataKey, sealDataKey, serializeContext, type EncryptionContext } from '@s3crypt/client';
 
 export const LAYOUT_VERSION = 1;
 export const SALT_LENGTH = 16;
@@ -34,10 +34,7 @@ export function wrapDataKey(branchKey: Uint8Array, dataKey: Uint8Array, keyId: s
   const iv = randomBytes(IV_LENGTH);
   const wrappingKey = deriveWrappingKey(branchKey, salt);
   try {
-    const cipher = createCipheriv('aes-256-gcm', wrappingKey, iv);
-    cipher.setAAD(wrapAad(keyId, context));
-    const encrypted = Buffer.concat([cipher.update(dataKey), cipher.final()]);
-    return new Uint8Array(Buffer.concat([Buffer.of(LAYOUT_VERSION), salt, iv, encrypted, cipher.getAuthTag()]));
+    return new Uint8Array(Buffer.concat([Buffer.of(LAYOUT_VERSION), salt, iv, sealDataKey(wrappingKey, iv, dataKey, wrapAad(keyId, context))]));
   } finally {
     wrappingKey.fill(0);
   }
@@ -54,21 +51,10 @@ export function unwrapDataKey(branchKey: Uint8Array, wrapped: Uint8Array, keyId:
   const take = (length: number) => bytes.subarray(offset, (offset += length));
   const salt = take(SALT_LENGTH);
   const iv = take(IV_LENGTH);
-  const encrypted = take(DATA_KEY_LENGTH);
-  const tag = take(TAG_LENGTH);
+  const sealed = take(DATA_KEY_LENGTH + TAG_LENGTH);
   const wrappingKey = deriveWrappingKey(branchKey, salt);
   try {
-    const decipher = createDecipheriv('aes-256-gcm', wrappingKey, iv);
-    decipher.setAAD(wrapAad(keyId, context));
-    decipher.setAuthTag(tag);
-    const dataKey = decipher.update(encrypted);
-    try {
-      decipher.final();
-    } catch (error) {
-      dataKey.fill(0);
-      throw error;
-    }
-    return dataKey;
+    return openDataKey(wrappingKey, iv, sealed, wrapAad(keyId, context));
   } finally {
     wrappingKey.fill(0);
   }
