@@ -10,7 +10,7 @@ import { CachingKeyring, EncryptingS3Client, RawAesKeyring, type DecryptRequest,
 import { BranchKeyStore, HierarchicalKeyring } from '@s3crypt/hierarchical-keyring';
 import { VaultTransitKeyring } from '@s3crypt/kms-vault';
 import { endpointFromEnv, s3Client, startMinio } from '../test/harness/minio.js';
-import { openBaoFromEnv, startOpenBao } from '../test/harness/openbao.js';
+import { openBaoWithTransit } from '../test/harness/openbao.js';
 
 const OBJECTS = 10_000;
 const CONCURRENCY = 16;
@@ -65,11 +65,8 @@ async function compare(runs: number, fns: (() => Promise<unknown>)[]): Promise<n
 const existingS3 = endpointFromEnv();
 const minio = existingS3 ? undefined : await startMinio();
 const endpoint = existingS3 ?? minio!.endpoint;
-const existingBao = openBaoFromEnv();
-const bao = existingBao ?? (await startOpenBao());
+const bao = await openBaoWithTransit();
 try {
-  const mounts = await bao.api('GET', 'sys/mounts');
-  if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
   const keyName = `bench-${Date.now().toString(36)}`;
   await bao.api('POST', `transit/keys/${keyName}`, { type: 'aes256-gcm96' });
   const kms = new CountingKeyring(new VaultTransitKeyring({ keyName, endpoint: bao.endpoint, token: bao.rootToken }));

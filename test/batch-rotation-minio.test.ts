@@ -15,8 +15,8 @@ import { batchEvent, createBatchRotationHandler, tasksFromCsvManifest } from '@s
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getBody } from './harness/clients.js';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';
-import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
+import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
+import { openBaoWithTransit, type OpenBao } from './harness/openbao.js';
 import { listenOnLoopback, type RunningServer } from './harness/process.js';
 
 let plain: S3Client;
@@ -29,15 +29,10 @@ const runId = `${process.pid}-${Date.now().toString(36)}`;
 
 beforeAll(async () => {
   plain = s3Client(inject('s3'));
-  bao = openBaoFromEnv() ?? (await startOpenBao());
-  const mounts = await bao.api('GET', 'sys/mounts');
-  if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
-  let endpoint = kmsEndpointFromEnv();
-  if (!endpoint) {
-    const started = await startMoto();
-    moto = started.server;
-    endpoint = started.endpoint;
-  }
+  bao = await openBaoWithTransit();
+  const started = await motoFromEnvOrStarted();
+  moto = started.server;
+  const { endpoint } = started;
   kms = kmsClient(endpoint);
   // KMS's wire answer when a caller exceeds its request quota.
   throttling = createServer((req, res) => {

@@ -13,8 +13,8 @@ import { getBody, markedBytes } from './harness/clients.js';
 import { kmsRejection } from './harness/kms-rejection.js';
 import { startKeyStateProxy, type KeyStateProxy } from './harness/kms-key-state-proxy.js';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';
-import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
+import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
+import { openBaoWithTransit, type OpenBao } from './harness/openbao.js';
 import type { RunningServer } from './harness/process.js';
 
 const runId = `${process.pid}-${Date.now().toString(36)}`;
@@ -67,9 +67,7 @@ describe('CachingKeyring with VaultTransitKeyring on OpenBao, through Encrypting
   let bucket: string;
 
   beforeAll(async () => {
-    bao = openBaoFromEnv() ?? (await startOpenBao());
-    const mounts = await bao.api('GET', 'sys/mounts');
-    if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
+    bao = await openBaoWithTransit();
     const keyName = `s3crypt-cache-${runId}`;
     await bao.api('POST', `transit/keys/${keyName}`, { type: 'aes256-gcm96' });
     counter = countingKeyring(new VaultTransitKeyring({ keyName, endpoint: bao.endpoint, token: bao.rootToken }));
@@ -133,18 +131,14 @@ describe('CachingKeyring with VaultTransitKeyring on OpenBao, through Encrypting
 });
 
 describe('crypto-shredding with a CachingKeyring: AwsKmsKeyring on moto behind the key-state proxy, through EncryptingS3Client on MinIO', () => {
-  const existingEndpoint = kmsEndpointFromEnv();
   let server: RunningServer | undefined;
   let proxy: KeyStateProxy;
   let kms: KMSClient;
 
   beforeAll(async () => {
-    let endpoint = existingEndpoint;
-    if (!endpoint) {
-      const moto = await startMoto();
-      server = moto.server;
-      endpoint = moto.endpoint;
-    }
+    const started = await motoFromEnvOrStarted();
+    server = started.server;
+    const { endpoint } = started;
     proxy = await startKeyStateProxy(endpoint);
     kms = kmsClient(proxy.endpoint);
   });

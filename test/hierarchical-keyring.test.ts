@@ -34,8 +34,8 @@ import { expectS3RoundTrips } from './harness/kms.js';
 import { startFakeAzureKeyVault, type FakeAzureKeyVault } from './harness/fake-azure-key-vault.js';
 import { startFakeGcpKms, type FakeGcpKms } from './harness/fake-gcp-kms.js';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';
-import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
+import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
+import { openBaoWithTransit, type OpenBao } from './harness/openbao.js';
 import type { RunningServer } from './harness/process.js';
 
 /** Counts the protector's calls (every KMS request the hierarchy makes goes through it). */
@@ -91,11 +91,8 @@ let gcpClient: KeyManagementServiceClient;
 
 beforeAll(async () => {
   plain = s3Client(inject('s3'));
-  bao = openBaoFromEnv() ?? (await startOpenBao());
-  const mounts = await bao.api('GET', 'sys/mounts');
-  if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
-  const motoEndpoint = kmsEndpointFromEnv();
-  moto = motoEndpoint ? { endpoint: motoEndpoint } : await startMoto();
+  bao = await openBaoWithTransit();
+  moto = await motoFromEnvOrStarted();
   kms = kmsClient(moto.endpoint);
   azure = await startFakeAzureKeyVault();
   azureAgent = new Agent({ ca: azure.ca, keepAlive: true });

@@ -38,7 +38,7 @@ import { expectS3RoundTrips } from './harness/kms.js';
 import { kmsRejection } from './harness/kms-rejection.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { startKeyStateProxy, type KeyStateProxy } from './harness/kms-key-state-proxy.js';
-import { kmsClient, kmsEndpointFromEnv, startMoto } from './harness/moto.js';
+import { kmsClient, kmsEndpointFromEnv, motoFromEnvOrStarted } from './harness/moto.js';
 import type { RunningServer } from './harness/process.js';
 
 // AWS_KMS_ENDPOINT: use that running server (e.g. a shared moto) instead of starting one.
@@ -54,12 +54,9 @@ const runId = `${process.pid}-${Date.now().toString(36)}`;
 let aliasCounter = 0;
 
 beforeAll(async () => {
-  let endpoint = existingEndpoint;
-  if (!endpoint) {
-    const moto = await startMoto();
-    server = moto.server;
-    endpoint = moto.endpoint;
-  }
+  const started = await motoFromEnvOrStarted();
+  server = started.server;
+  const { endpoint } = started;
   kms = kmsClient(endpoint);
   proxy = await startKeyStateProxy(endpoint);
   enforcing = kmsClient(proxy.endpoint);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectS3RoundTrips } from './harness/kms.js';
 import { kmsRejection } from './harness/kms-rejection.js';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
+import { openBaoFromEnv, openBaoWithTransit, type OpenBao } from './harness/openbao.js';
 
 // VAULT_ADDR + VAULT_TOKEN: use that running server instead of starting one.
 const existing = openBaoFromEnv();
@@ -23,10 +23,7 @@ const runId = `${process.pid}-${Date.now().toString(36)}`;
 let keyCounter = 0;
 
 beforeAll(async () => {
-  bao = existing ?? (await startOpenBao());
-  // A shared server may already have Transit mounted at transit/.
-  const mounts = await bao.api('GET', 'sys/mounts');
-  if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
+  bao = await openBaoWithTransit();
 });
 
 afterAll(async () => {

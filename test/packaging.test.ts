@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshBucket, s3Client } from './harness/minio.js';
-import { openBaoFromEnv, startOpenBao, type OpenBao } from './harness/openbao.js';
+import { openBaoWithTransit, type OpenBao } from './harness/openbao.js';
 import { freePort, tempDir } from './harness/process.js';
 
 const run = promisify(execFile);
@@ -83,9 +83,7 @@ beforeAll(async () => {
   // filled; only what is missing there is fetched.
   await npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
 
-  bao = openBaoFromEnv() ?? (await startOpenBao());
-  const mounts = await bao.api('GET', 'sys/mounts');
-  if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
+  bao = await openBaoWithTransit();
   const keyName = `s3crypt-packaging-${process.pid}-${Date.now().toString(36)}`;
   await bao.api('POST', `transit/keys/${keyName}`, { type: 'aes256-gcm96' });
 

@@ -29,6 +29,12 @@ export function kmsEndpointFromEnv(): string | undefined {
   return process.env.AWS_KMS_ENDPOINT || undefined;
 }
 
+/** The server named by AWS_KMS_ENDPOINT, or one started for the caller (its `server` is then set, for the caller to stop). */
+export async function motoFromEnvOrStarted(): Promise<{ endpoint: string; server?: RunningServer }> {
+  const endpoint = kmsEndpointFromEnv();
+  return endpoint ? { endpoint } : startMoto();
+}
+
 /** A real KMSClient pointed at the test server, failing fast (one attempt) so outages show quickly. */
 export function kmsClient(endpoint: string): KMSClient {
   return new KMSClient({

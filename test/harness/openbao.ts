@@ -45,6 +45,22 @@ export function openBaoFromEnv(): OpenBao | undefined {
   return { endpoint, rootToken, api: apiCaller(endpoint, rootToken) };
 }
 
+/**
+ * The server from the environment, or one started for the caller (its `server` is then set, for the
+ * caller to stop), with Transit mounted at transit/ (a shared server may have it already).
+ */
+export async function openBaoWithTransit(): Promise<OpenBao> {
+  const bao = openBaoFromEnv() ?? (await startOpenBao());
+  try {
+    const mounts = await bao.api('GET', 'sys/mounts');
+    if (!('transit/' in ((mounts.data as object | undefined) ?? mounts))) await bao.api('POST', 'sys/mounts/transit', { type: 'transit' });
+  } catch (error) {
+    await bao.server?.stop();
+    throw error;
+  }
+  return bao;
+}
+
 function apiCaller(endpoint: string, rootToken: string): OpenBao['api'] {
   return async (method, path, body, token = rootToken) => {
     const response = await fetch(`${endpoint}/v1/${path}`, {
