@@ -102,6 +102,16 @@ describe('MultiKeyring', () => {
     const multi = new MultiKeyring({ generator: new RawAesKeyring({ keyName: 'k1', masterKey: Buffer.alloc(32, 1) }), children: [failing] });
     await expect(wrapDataKey(multi, context)).rejects.toMatchObject({ code: 'ERR_KEY_WRAP_FAILED' });
   });
+
+  it('decryptOnly keyrings unwrap but never wrap, and count as its keys', async () => {
+    const retired = new RawAesKeyring({ keyName: 'old', masterKey: Buffer.alloc(32, 2) });
+    const current = new RawAesKeyring({ keyName: 'new', masterKey: Buffer.alloc(32, 3) });
+    const old = await retired.onEncrypt({ context });
+    const multi = new MultiKeyring({ generator: current, decryptOnly: [retired] });
+    expect(Buffer.from((await multi.onDecrypt({ context, encryptedDataKeys: old.encryptedDataKeys }))!).equals(Buffer.from(old.dataKey))).toBe(true);
+    expect((await multi.onEncrypt({ context })).encryptedDataKeys.map((edk) => edk.keyId)).toEqual(['new']);
+    expect(multi.kekMatchers()?.map((m) => m.keyId)).toEqual(['new', 'old']);
+  });
 });
 
 describe('data key checks', () => {

@@ -12,6 +12,11 @@ export interface MultiKeyringOptions {
   readonly generator: Keyring;
   /** Each also wraps the same data key, e.g. a disaster-recovery or second-region key. */
   readonly children?: readonly Keyring[];
+  /**
+   * Keyrings that only unwrap, tried after the others: retired keys whose objects must stay readable,
+   * or keys a reader holds but must not wrap new objects under.
+   */
+  readonly decryptOnly?: readonly Keyring[];
 }
 
 /**
@@ -21,16 +26,24 @@ export interface MultiKeyringOptions {
  * @example
  * ```ts
  * const keyring = new MultiKeyring({ generator: primaryKms, children: [new RsaKeyring({ keyName: 'dr', publicKey })] });
+ * const reader = new MultiKeyring({ generator: newKey, decryptOnly: [retiredKey] }); // wraps under newKey only
  * ```
  */
 export class MultiKeyring implements Keyring {
   readonly #generator: Keyring;
   readonly #children: readonly Keyring[];
+  readonly #decryptOnly: readonly Keyring[];
 
   constructor(options: MultiKeyringOptions) {
     if (!options.generator) throw new TypeError('MultiKeyring: generator keyring is required');
     this.#generator = options.generator;
     this.#children = [...(options.children ?? [])];
+    this.#decryptOnly = [...(options.decryptOnly ?? [])];
+  }
+
+  /** Every member, in the order unwrapping tries them. */
+  get #unwrappers(): readonly Keyring[] {
+    return [this.#generator, ...this.#children, ...this.#decryptOnly];
   }
 
   /**
@@ -39,7 +52,7 @@ export class MultiKeyring implements Keyring {
    */
   kekMatchers(): readonly KekMatcher[] | undefined {
     const matchers: KekMatcher[] = [];
-    for (const keyring of [this.#generator, ...this.#children]) {
+    for (const keyring of this.#unwrappers) {
       const own = keyring.kekMatchers?.();
       if (own === undefined) return undefined;
       matchers.push(...own);
@@ -70,7 +83,7 @@ export class MultiKeyring implements Keyring {
    */
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     const failures: unknown[] = [];
-    for (const keyring of [this.#generator, ...this.#children]) {
+    for (const keyring of this.#unwrappers) {
       request.signal?.throwIfAborted();
       try {
         const dataKey = await keyring.onDecrypt(request);
