@@ -4,6 +4,7 @@
 // concurrent write is a TemporaryFailure (Batch Operations retries it), anything else permanent.
 import { rotateObject, type EncryptingS3Client, type ObjectRotation, type RotateObjectOptions } from '@s3crypt/client';
 import { bucketOf, checkEvent, type S3BatchEvent, type S3BatchResponse, type S3BatchTask, type S3BatchTaskResult } from './schema.js';
+import { decodeManifestKey } from './manifest.js';
 
 /** The part of the Lambda context the handler reads (it stops work before the function times out). */
 export interface LambdaContextLike {
@@ -59,18 +60,9 @@ function resultOf(task: S3BatchTask, rotation: ObjectRotation): S3BatchTaskResul
   }
 }
 
-function decodedKey(task: S3BatchTask): string | undefined {
-  try {
-    // Manifest keys are URL-encoded; '+' is a space there, as in form encoding.
-    return decodeURIComponent(task.s3Key.replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
-}
-
 async function runTask(options: BatchRotationHandlerOptions, rotation: RotateObjectOptions, task: S3BatchTask): Promise<S3BatchTaskResult> {
   const bucket = bucketOf(task);
-  const key = decodedKey(task);
+  const key = decodeManifestKey(task.s3Key);
   if (!bucket || !key) return { taskId: task.taskId, resultCode: 'PermanentFailure', resultString: 'the task names no valid bucket and URL-encoded key' };
   try {
     const versionId = task.s3VersionId ?? undefined;
