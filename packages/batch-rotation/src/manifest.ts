@@ -44,7 +44,7 @@ export function objectsFromCsvManifest(csv: string): RotationObject[] {
   return tasksFromCsvManifest(csv).map((task, index) => {
     const key = decodeManifestKey(task.s3Key);
     if (key === undefined || key === '') throw new TypeError(`CSV manifest: row ${index + 1}'s key is not URL-encoded text`);
-    return { bucket: task.s3Bucket, key, ...(task.s3VersionId ? { versionId: task.s3VersionId } : {}) };
+    return { bucket: task.s3Bucket as string, key, ...(task.s3VersionId ? { versionId: task.s3VersionId } : {}) };
   });
 }
 
