@@ -209,6 +209,16 @@ describe('verifyObject on MinIO', () => {
     expect(await verifyObject(migrating, { Bucket: bucket, Key: 'legacy/p' })).toEqual({ encrypted: false, etag: expect.any(String) });
     await expect(verifyObject(encrypting, { Bucket: bucket, Key: 'missing' })).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
+
+  it('an object under a client-side customer key: verified with that key only', async () => {
+    const { encrypting, bucket } = await testClients();
+    const sseC = (key: Buffer) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64') });
+    const [key, other] = [randomBytes(32), randomBytes(32)];
+    const put = await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: 'customer data', ...sseC(key) }));
+    expect(await verifyObject(encrypting, { Bucket: bucket, Key: 'c', ...sseC(key) })).toMatchObject({ encrypted: true, objectId: s3cryptInfo(put)!.objectId });
+    expect((await rejectionOf(verifyObject(encrypting, { Bucket: bucket, Key: 'c' }))).code).toBe('ERR_CUSTOMER_KEY_REQUIRED');
+    expect((await rejectionOf(verifyObject(encrypting, { Bucket: bucket, Key: 'c', ...sseC(other) }))).code).toBe('ERR_CUSTOMER_KEY_MISMATCH');
+  });
 });
 
 describe('verifyObjects on MinIO', () => {

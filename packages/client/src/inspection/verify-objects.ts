@@ -65,7 +65,11 @@ export interface VerificationSummary {
   readonly failed: number;
   /** Each failed object and its typed reason, in completion order. */
   readonly failures: readonly (BulkObject & { readonly reason: FailureReason })[];
-  /** The checkpoint at the end: a rerun with `startAfter: resumeAfter` starts at the first failed or unfinished object. */
+  /**
+   * The checkpoint at the end: a rerun with `startAfter: resumeAfter` starts at the first failed or
+   * unfinished object. Absent when no object past `startAfter` finished (keep the old checkpoint),
+   * and with `objects`.
+   */
   readonly resumeAfter?: string | undefined;
 }
 
@@ -88,8 +92,9 @@ async function verifyOne(client: EncryptingS3Client, object: BulkObject, options
     if (!result.encrypted) return { ...where, outcome: 'plaintext', etag: result.etag };
     return { ...where, outcome: 'verified', formatVersion: result.formatVersion, objectId: result.objectId, plaintextLength: result.plaintextLength, etag: result.etag };
   } catch (error) {
-    // An abort ends the run; anything else is this object's finding.
-    if (options.signal?.aborted && error === options.signal.reason) throw error;
+    // An abort ends the run, whatever error the aborted request surfaced as; anything else is this
+    // object's finding.
+    if (options.signal?.aborted) throw error;
     return { ...where, outcome: 'failed', reason: failureReason(error) };
   }
 }
