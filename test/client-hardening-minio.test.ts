@@ -18,7 +18,7 @@ import { EncryptingS3Client, RawAesKeyring, s3cryptInfo, type PlaintextReadSelec
 import { uploadEncrypted } from '../packages/client/src/client/encrypted-upload.js';
 import { ResolvedKeyPolicy } from '../packages/client/src/client/key-policy.js';
 import { MultipartUploads } from '../packages/client/src/client/multipart-state.js';
-import { verifyObject } from '../packages/client/src/client/verify-object.js';
+import { authenticateObject } from '../packages/client/src/client/verify-object.js';
 import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
 import {
   appendBytes,
@@ -274,13 +274,13 @@ describe('CopyObject authenticates its whole source before anything is written',
       const destination = `dest/${key}`;
       expect((await rejection(encrypting.send(new CopyObjectCommand({ Bucket: bucket, Key: destination, CopySource: `${bucket}/${key}` })))).code).toMatch(new RegExp(`^(${code})$`));
       expect(await exists(destination)).toBe(false);
-      expect((await rejection(verifyObject(readerContext(), { Bucket: bucket, Key: key }, undefined))).code).toMatch(new RegExp(`^(${code})$`));
+      expect((await rejection(authenticateObject(readerContext(), { Bucket: bucket, Key: key }, undefined))).code).toMatch(new RegExp(`^(${code})$`));
     });
   }
 
-  it('verifyObject (the check CopyObject runs) accepts an intact object and names the ETag it verified', async () => {
+  it('authenticateObject (the check CopyObject runs) accepts an intact object and names the ETag it verified', async () => {
     await encrypting.send(new PutObjectCommand({ Bucket: bucket, Key: 'intact/source', Body: data }));
-    const verified = await verifyObject(readerContext(), { Bucket: bucket, Key: 'intact/source' }, undefined);
+    const verified = await authenticateObject(readerContext(), { Bucket: bucket, Key: 'intact/source' }, undefined);
     const { ETag } = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'intact/source' }));
     expect(verified).toMatchObject({ encrypted: true, etag: ETag, layout: { plaintextLength: data.length } });
   });

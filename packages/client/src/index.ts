@@ -54,9 +54,27 @@ export type { KeyPolicy } from './client/key-policy.js';
 export { waitUntilObjectExists } from './client/wait-until-object-exists.js';
 export { rotateObject } from './rotation/rotate-object.js';
 export type { RotateObjectOptions, RotationSelection, RotationObject, ObjectRotation, RotationSkipReason, KekName } from './rotation/rotate-object.js';
-export type { FailureReason } from './rotation/failure.js';
+export { failureReason } from './bulk/failure.js';
+export type { FailureReason } from './bulk/failure.js';
 export { rotateKeys } from './rotation/rotate-keys.js';
 export type { RotateKeysOptions, RotationProgress, RotationSummary } from './rotation/rotate-keys.js';
+export { forEachObject } from './bulk/for-each-object.js';
+export type { BulkObject, ObjectListing, BulkPosition, ForEachObjectOptions } from './bulk/for-each-object.js';
+export { describeObject } from './inspection/describe-object.js';
+export type {
+  DescribeObjectInput,
+  DescribeObjectOptions,
+  ObjectDescription,
+  S3CryptObjectDescription,
+  S3ecObjectDescription,
+  PlaintextObjectDescription,
+  StoredObjectFacts,
+  DescribedKek,
+} from './inspection/describe-object.js';
+export { verifyObject } from './inspection/verify-object.js';
+export type { VerifyObjectInput, VerifyObjectOptions, VerifyObjectResult } from './inspection/verify-object.js';
+export { verifyObjects } from './inspection/verify-objects.js';
+export type { VerifyObjectsOptions, ObjectVerification, VerificationProgress, VerificationSummary } from './inspection/verify-objects.js';
 export { AUDIT_EVENT_SCHEMA } from './audit/events.js';
 export type { AuditEvent, AuditOperation, AuditOutcome, AuditKek, AuditSink } from './audit/events.js';
 export type { AuditOptions } from './audit/options.js';

@@ -168,7 +168,7 @@ export class EncryptingS3Client {
       plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       uploads: new MultipartUploads(),
     };
-    registerInternals(this, { context: this.#context, audit: this.#audit });
+    registerInternals(this, { context: this.#context, audit: this.#audit, customerKeys: this.#customerKeys, customerKeyEscrow: this.#customerKeyEscrow });
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.
     Object.defineProperty(this, 'config', { value: options.client.config, enumerable: true });
     Object.defineProperty(this, 'middlewareStack', { get: () => options.client.middlewareStack, enumerable: true });

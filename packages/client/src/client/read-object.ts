@@ -66,7 +66,8 @@ async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, le
   return { ...expected, bytes: await readExactly(response, expected.length, what) };
 }
 
-function isUnsatisfiable(error: unknown): boolean {
+/** A suffix range of an empty object: S3 answers 416 (InvalidRange). */
+export function isUnsatisfiable(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'InvalidRange' || (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 416;
 }
 

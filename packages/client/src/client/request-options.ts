@@ -46,15 +46,28 @@ const OPTIONS = Symbol.for('@s3crypt/client request options');
 const MAX_CONTEXT_ENTRIES = 16;
 const MAX_CONTEXT_TEXT_BYTES = 1024;
 
-function checkContext(context: unknown, name: string): void {
+/** Fails with a TypeError (naming `where`) unless `context` is a valid caller encryption context. */
+export function checkEncryptionContext(context: unknown, name: string, where = 'withS3Crypt'): void {
   if (context === undefined) return;
-  if (typeof context !== 'object' || context === null || Array.isArray(context)) throw new TypeError(`withS3Crypt: ${name} must be an object of strings`);
+  if (typeof context !== 'object' || context === null || Array.isArray(context)) throw new TypeError(`${where}: ${name} must be an object of strings`);
   const entries = Object.entries(context);
-  if (entries.length > MAX_CONTEXT_ENTRIES) throw new TypeError(`withS3Crypt: ${name} may have at most ${MAX_CONTEXT_ENTRIES} entries`);
+  if (entries.length > MAX_CONTEXT_ENTRIES) throw new TypeError(`${where}: ${name} may have at most ${MAX_CONTEXT_ENTRIES} entries`);
   for (const [key, value] of entries) {
     const sizes = [Buffer.byteLength(key), typeof value === 'string' ? Buffer.byteLength(value) : -1];
-    if (sizes.some((size) => size < 1 || size > MAX_CONTEXT_TEXT_BYTES)) throw new TypeError(`withS3Crypt: ${name} keys and values must be strings of 1-${MAX_CONTEXT_TEXT_BYTES} bytes`);
-    if (key.startsWith('s3crypt:')) throw new TypeError(`withS3Crypt: ${name} keys starting with "s3crypt:" are reserved`);
+    if (sizes.some((size) => size < 1 || size > MAX_CONTEXT_TEXT_BYTES)) throw new TypeError(`${where}: ${name} keys and values must be strings of 1-${MAX_CONTEXT_TEXT_BYTES} bytes`);
+    if (key.startsWith('s3crypt:')) throw new TypeError(`${where}: ${name} keys starting with "s3crypt:" are reserved`);
+  }
+}
+
+/** Fails with a TypeError (naming `where`) unless `options` are valid request options. */
+export function checkRequestOptions(options: S3CryptRequestOptions, where: string): void {
+  checkEncryptionContext(options.encryptionContext, 'encryptionContext', where);
+  checkEncryptionContext(options.sourceEncryptionContext, 'sourceEncryptionContext', where);
+  if (options.expectedObjectId !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(options.expectedObjectId)) {
+    throw new TypeError(`${where}: expectedObjectId must be an object identity as s3crypt returns it (43 base64url characters)`);
+  }
+  if (options.customerKeys !== undefined && options.customerKeys !== 'client-side' && options.customerKeys !== 'store') {
+    throw new TypeError(`${where}: customerKeys must be 'client-side' or 'store'`);
   }
 }
 
@@ -67,14 +80,7 @@ function checkContext(context: unknown, name: string): void {
  * ```
  */
 export function withS3Crypt<C extends object>(command: C, options: S3CryptRequestOptions): C {
-  checkContext(options.encryptionContext, 'encryptionContext');
-  checkContext(options.sourceEncryptionContext, 'sourceEncryptionContext');
-  if (options.expectedObjectId !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(options.expectedObjectId)) {
-    throw new TypeError('withS3Crypt: expectedObjectId must be an object identity as s3crypt returns it (43 base64url characters)');
-  }
-  if (options.customerKeys !== undefined && options.customerKeys !== 'client-side' && options.customerKeys !== 'store') {
-    throw new TypeError("withS3Crypt: customerKeys must be 'client-side' or 'store'");
-  }
+  checkRequestOptions(options, 'withS3Crypt');
   Object.defineProperty(command, OPTIONS, { value: Object.freeze({ ...options }), enumerable: false, configurable: true });
   return command;
 }

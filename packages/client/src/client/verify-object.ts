@@ -37,11 +37,11 @@ export async function authenticateBody(ctx: HandlerContext, opened: OpenedObject
  *
  * @example
  * ```ts
- * const verified = await verifyObject(ctx, { Bucket: 'b', Key: 'k' }, undefined); // throws S3CryptError if tampered
+ * const verified = await authenticateObject(ctx, { Bucket: 'b', Key: 'k' }, undefined); // throws S3CryptError if tampered
  * if (verified.encrypted) console.log('intact', verified.etag, verified.layout.plaintextLength);
  * ```
  */
-export async function verifyObject(
+export async function authenticateObject(
   ctx: HandlerContext,
   input: GetObjectCommandInput,
   options: SendOptions,

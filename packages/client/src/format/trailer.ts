@@ -110,6 +110,18 @@ export function openTrailer(dataKey: Uint8Array, params: SuiteParameters, traile
   return { entries, tag, signature: { message: signatureMessage(dataKey, params, salt, aad, tag), value } };
 }
 
+/**
+ * What a trailer claims, NOT authenticated (no data key is involved): its entries and tag, from
+ * exactly `trailerLength(count, signed)` bytes, with the same structural checks as
+ * {@link openTrailer}. For describing an object without its keys; never for reading it.
+ */
+export function readTrailerClaims(params: SuiteParameters, trailer: Uint8Array): { entries: TrailerEntry[]; tag: Uint8Array } {
+  const count = trailerCount(trailer);
+  if (trailer.length !== trailerLength(count, isSignedSuite(params))) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
+  const tagStart = SALT_LENGTH + ENTRY_LENGTH * count;
+  return { entries: parseEntries(trailer.subarray(SALT_LENGTH, tagStart), count), tag: trailer.subarray(tagStart, tagStart + TAG_LENGTH) };
+}
+
 function parseEntries(entryBytes: Uint8Array, count: number): TrailerEntry[] {
   const reader = new ByteReader(entryBytes);
   const entries: TrailerEntry[] = [];

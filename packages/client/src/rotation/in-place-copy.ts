@@ -17,7 +17,7 @@ import type { ObjectLayout } from '../format/layout.js';
 import { encryptedPartLength } from '../format/segments.js';
 import type { HandlerContext, SendOptions } from '../client/context.js';
 import { isPreconditionFailed } from '../client/replaced-object.js';
-import { forEachConcurrently } from './concurrency.js';
+import { forEachConcurrently } from '../bulk/concurrency.js';
 
 /** S3's limits on one CopyObject, and on the parts of a multipart upload. */
 export const MAX_COPY_OBJECT_LENGTH = 5 * 1024 ** 3;

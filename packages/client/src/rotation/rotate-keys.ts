@@ -1,11 +1,10 @@
-// Rotation over many objects: list (or take a manifest), select, rotate each with bounded
-// concurrency, report progress and a summary. Idempotent (objects already under the target KEKs are
-// skipped) and resumable (`startAfter` from the last progress event's `resumeAfter`).
-import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
+// Rotation over many objects: the bulk engine (list or take a manifest, bounded concurrency,
+// checkpoints) with rotateObject's step, and a summary. Idempotent (objects already under the target
+// KEKs are skipped) and resumable (`startAfter` from the last progress event's `resumeAfter`).
+import { checkListing, runOverObjects } from '../bulk/for-each-object.js';
+import type { FailureReason } from '../bulk/failure.js';
 import type { EncryptingS3Client } from '../client/encrypting-client.js';
 import { storeClientOf } from '../client/internals.js';
-import { forEachConcurrently } from './concurrency.js';
-import type { FailureReason } from './failure.js';
 import { checkRotateObjectOptions, rotateToTargets, type ObjectRotation, type RotateObjectOptions, type RotationObject, type RotationSkipReason } from './rotate-object.js';
 
 /**
@@ -68,48 +67,6 @@ export interface RotationSummary {
   readonly resumeAfter?: string | undefined;
 }
 
-interface Listed extends RotationObject {
-  readonly seq: number;
-}
-
-async function* listed(client: EncryptingS3Client, options: RotateKeysOptions): AsyncGenerator<Listed> {
-  let seq = 0;
-  if (options.objects) {
-    for await (const object of options.objects) yield { ...object, seq: seq++ };
-    return;
-  }
-  const pages = paginateListObjectsV2(
-    { client: storeClientOf(client, 'rotateKeys'), pageSize: 1000 },
-    { Bucket: options.bucket, ...(options.prefix ? { Prefix: options.prefix } : {}), ...(options.startAfter ? { StartAfter: options.startAfter } : {}) },
-  );
-  for await (const page of pages) {
-    options.signal?.throwIfAborted();
-    for (const entry of page.Contents ?? []) if (entry.Key) yield { bucket: options.bucket, key: entry.Key, seq: seq++ };
-  }
-}
-
-/** The highest listed key below which every object is finished, as objects finish out of order. */
-class LowWaterMark {
-  readonly #keys = new Map<number, string>();
-  readonly #finished = new Set<number>();
-  #next = 0;
-  #mark: string | undefined;
-
-  started(item: Listed): void {
-    this.#keys.set(item.seq, item.key);
-  }
-
-  /** A failed object holds the mark before it: a resumed run tries it again. */
-  finished(item: Listed, failed: boolean): string | undefined {
-    if (!failed) this.#finished.add(item.seq);
-    while (this.#finished.delete(this.#next)) {
-      this.#mark = this.#keys.get(this.#next);
-      this.#keys.delete(this.#next++);
-    }
-    return this.#mark;
-  }
-}
-
 /**
  * Rotates every selected object under `options.prefix` of `options.bucket` (or the listed `objects`)
  * to `options.to`, `concurrency` at a time, with {@link rotateObject}'s per-object step. Readers keep
@@ -127,36 +84,36 @@ class LowWaterMark {
  */
 export async function rotateKeys(client: EncryptingS3Client, options: RotateKeysOptions): Promise<RotationSummary> {
   const targetKeks = checkRotateObjectOptions(options, 'rotateKeys');
-  if (typeof options.bucket !== 'string' || options.bucket === '') throw new TypeError('rotateKeys: options.bucket must be a non-empty string');
-  const concurrency = options.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new TypeError('rotateKeys: options.concurrency must be an integer from 1 to 1000');
+  const concurrency = checkListing(options, 'rotateKeys');
   const counts = { rotated: 0, wouldRotate: 0, skipped: 0, failed: 0 };
   const skippedBy: Partial<Record<RotationSkipReason, number>> = {};
   const failures: (RotationObject & { reason: FailureReason })[] = [];
-  const mark = new LowWaterMark();
-  let resumeAfter: string | undefined;
-  await forEachConcurrently(listed(client, options), concurrency, async (item) => {
-    mark.started(item);
-    const { seq: _seq, ...object } = item;
-    const result = await rotateToTargets(client, object, options, targetKeks);
-    switch (result.outcome) {
-      case 'rotated':
-        counts.rotated++;
-        break;
-      case 'would-rotate':
-        counts.wouldRotate++;
-        break;
-      case 'skipped':
-        counts.skipped++;
-        skippedBy[result.reason] = (skippedBy[result.reason] ?? 0) + 1;
-        break;
-      case 'failed':
-        counts.failed++;
-        failures.push({ bucket: result.bucket, key: result.key, ...(result.versionId !== undefined ? { versionId: result.versionId } : {}), reason: result.reason });
-    }
-    const low = mark.finished(item, result.outcome === 'failed');
-    if (!options.objects) resumeAfter = low;
-    options.onProgress?.({ result, done: counts.rotated + counts.wouldRotate + counts.skipped + counts.failed, rotated: counts.rotated, skipped: counts.skipped, failed: counts.failed, resumeAfter });
-  });
+  const { resumeAfter } = await runOverObjects(
+    () => storeClientOf(client, 'rotateKeys'),
+    {
+      ...options,
+      step: (object) => rotateToTargets(client, object, options, targetKeks),
+      isFailure: (result) => result.outcome === 'failed',
+      onResult: (result, _object, { done, resumeAfter }) => {
+        switch (result.outcome) {
+          case 'rotated':
+            counts.rotated++;
+            break;
+          case 'would-rotate':
+            counts.wouldRotate++;
+            break;
+          case 'skipped':
+            counts.skipped++;
+            skippedBy[result.reason] = (skippedBy[result.reason] ?? 0) + 1;
+            break;
+          case 'failed':
+            counts.failed++;
+            failures.push({ bucket: result.bucket, key: result.key, ...(result.versionId !== undefined ? { versionId: result.versionId } : {}), reason: result.reason });
+        }
+        options.onProgress?.({ result, done, rotated: counts.rotated, skipped: counts.skipped, failed: counts.failed, resumeAfter });
+      },
+    },
+    concurrency,
+  );
   return { ...counts, skippedBy, failures, resumeAfter };
 }

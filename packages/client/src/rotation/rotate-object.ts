@@ -17,7 +17,7 @@ import { wrapDataKey } from '../client/materials.js';
 import { namingObject } from '../client/object-errors.js';
 import { openObject } from '../client/read-object.js';
 import { changedMeanwhile, copyInPlace, copySource, MAX_COPY_OBJECT_LENGTH, type CopySourceObject } from './in-place-copy.js';
-import { failureReason, type FailureReason } from './failure.js';
+import { failureReason, type FailureReason } from '../bulk/failure.js';
 import { rewriteInPlace } from './rewrite-in-place.js';
 
 /**

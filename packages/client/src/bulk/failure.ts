@@ -1,6 +1,6 @@
-// What a failed object's rotation reports: a stable code (an s3crypt error code, or the store's error
-// name), a message safe to log, and whether trying again later can succeed (S3 Batch Operations'
-// TemporaryFailure versus PermanentFailure).
+// What a failed object of a bulk operation (rotation, verification) reports: a stable code (an
+// s3crypt error code, or the store's error name), a message safe to log, and whether trying again
+// later can succeed (S3 Batch Operations' TemporaryFailure versus PermanentFailure).
 import { S3CryptError } from '../errors.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 
@@ -11,6 +11,14 @@ const RETRYABLE_NAMES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalErro
 /** Node's network failures: no answer at all. */
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
+/**
+ * Why one object of a bulk operation failed.
+ *
+ * @example
+ * ```ts
+ * const reason: FailureReason = { code: 'ERR_DECRYPTION_FAILED', message: 'decryption operation failed', retryable: false };
+ * ```
+ */
 export interface FailureReason {
   /** An s3crypt error code (`ERR_…`), the store's error name (`AccessDenied`, `SlowDown`, …), or `ERR_UNKNOWN`. */
   readonly code: string;
@@ -20,6 +28,15 @@ export interface FailureReason {
   readonly retryable: boolean;
 }
 
+/**
+ * The {@link FailureReason} of an error thrown while working on one object: the s3crypt code, or the
+ * store's error name, with a message whose store-supplied text is quoted, and whether to retry.
+ *
+ * @example
+ * ```ts
+ * const step = (object: BulkObject) => copyOne(object).then(() => undefined, failureReason); // for forEachObject
+ * ```
+ */
 export function failureReason(error: unknown): FailureReason {
   if (error instanceof S3CryptError) return { code: error.code, message: error.message, retryable: RETRYABLE_CODES.has(error.code) };
   const e = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
