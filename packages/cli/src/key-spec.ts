@@ -1,0 +1,119 @@
+// `--key SPEC`: where a key-encryption key lives. Each provider's package is loaded only when a spec
+// names it, so `s3crypt --help` or a local-key run never loads a cloud SDK.
+import { createHmac } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { MultiKeyring, RawAesKeyring, type Keyring } from '@s3crypt/client';
+import { CliError, ExitCode, usageError } from './exit-codes.js';
+
+/** The providers a `--key` spec can name, as `PROVIDER:VALUE`. */
+export const KEY_SPEC_PROVIDERS = ['file', 'aws-kms', 'vault', 'azure', 'gcp'] as const;
+export type KeySpecProvider = (typeof KEY_SPEC_PROVIDERS)[number];
+
+/** A parsed `--key` spec. */
+export interface KeySpec {
+  readonly provider: KeySpecProvider;
+  readonly value: string;
+}
+
+/** Settings a spec's keyring takes from the command line and the environment. */
+export interface KeyEnvironment {
+  /** `--region`, also for AWS KMS (otherwise the AWS SDK's own chain decides). */
+  readonly region?: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Parses `PROVIDER:VALUE`. */
+export function parseKeySpec(text: string): KeySpec {
+  const colon = text.indexOf(':');
+  const provider = colon === -1 ? '' : text.slice(0, colon);
+  const value = colon === -1 ? '' : text.slice(colon + 1);
+  if (!(KEY_SPEC_PROVIDERS as readonly string[]).includes(provider) || value === '') {
+    throw usageError(`a key spec is PROVIDER:VALUE with PROVIDER one of ${KEY_SPEC_PROVIDERS.join(', ')} (e.g. file:./master.key, aws-kms:arn:aws:kms:…); got ${JSON.stringify(text)}`);
+  }
+  return { provider: provider as KeySpecProvider, value };
+}
+
+/** A raw key file: 32 raw bytes, or their base64 or hex (a trailing newline allowed). */
+export function parseKeyFile(contents: Buffer, path: string): Buffer {
+  if (contents.length === 32) return Buffer.from(contents);
+  const text = contents.toString('latin1').trim();
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(text)) key = Buffer.from(text, 'hex');
+  else if (/^[A-Za-z0-9+/]{43}=$/.test(text)) key = Buffer.from(text, 'base64');
+  if (key?.length !== 32) {
+    key?.fill(0);
+    throw new CliError(ExitCode.Key, `${path} is not a 256-bit key file: expected 32 raw bytes, or 64 hex digits, or 44 base64 characters (make one with \`s3crypt keygen ${path}\`)`);
+  }
+  return key;
+}
+
+/**
+ * The name a key file's key is recorded under in every object: derived from the key itself (an HMAC
+ * of a fixed label, which reveals nothing about the key), so any copy of the file, under any name,
+ * finds its objects, and two different keys never share a name.
+ */
+export function keyFileKeyName(key: Uint8Array): string {
+  return `file-${createHmac('sha256', key).update('s3crypt cli key name v1').digest('hex').slice(0, 24)}`;
+}
+
+async function fileKeyring(path: string, warn: (line: string) => void): Promise<Keyring> {
+  let contents: Buffer;
+  try {
+    const info = await stat(path);
+    if ((info.mode & 0o077) !== 0) warn(`warning: key file ${path} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`);
+    contents = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(ExitCode.NotFound, `key file ${path} does not exist (make one with \`s3crypt keygen ${path}\`)`);
+    throw new CliError(ExitCode.Key, `cannot read key file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const masterKey = parseKeyFile(contents, path);
+  contents.fill(0);
+  try {
+    return new RawAesKeyring({ keyName: keyFileKeyName(masterKey), masterKey });
+  } finally {
+    masterKey.fill(0); // the keyring keeps its own copy
+  }
+}
+
+function required(env: NodeJS.ProcessEnv, name: string, spec: string): string {
+  const value = env[name];
+  if (!value) throw usageError(`${spec} needs ${name} in the environment`);
+  return value;
+}
+
+/** The keyring a spec names. */
+export async function keyringFor(spec: KeySpec, environment: KeyEnvironment, warn: (line: string) => void): Promise<Keyring> {
+  const { env } = environment;
+  switch (spec.provider) {
+    case 'file':
+      return fileKeyring(spec.value, warn);
+    case 'aws-kms': {
+      const { AwsKmsKeyring } = await import('@s3crypt/kms-aws');
+      return new AwsKmsKeyring({ keyId: spec.value, ...(environment.region ? { clientConfig: { region: environment.region } } : {}) });
+    }
+    case 'vault': {
+      const { VaultTransitKeyring } = await import('@s3crypt/kms-vault');
+      const endpoint = required(env, 'VAULT_ADDR', `vault:${spec.value}`);
+      const token = required(env, 'VAULT_TOKEN', `vault:${spec.value}`);
+      return new VaultTransitKeyring({ keyName: spec.value, endpoint, token, ...(env.VAULT_TRANSIT_MOUNT ? { mountPath: env.VAULT_TRANSIT_MOUNT } : {}) });
+    }
+    case 'azure': {
+      const [{ AzureKeyVaultKeyring }, { DefaultAzureCredential }] = await Promise.all([import('@s3crypt/kms-azure'), import('@azure/identity')]);
+      return new AzureKeyVaultKeyring({ keyId: spec.value, credential: new DefaultAzureCredential() });
+    }
+    case 'gcp': {
+      const { GcpKmsKeyring } = await import('@s3crypt/kms-gcp');
+      return new GcpKmsKeyring({ keyName: spec.value });
+    }
+  }
+}
+
+/**
+ * The keyring of several specs: the first wraps new objects, every one may unwrap (later ones only
+ * unwrap, so a retired key keeps its objects readable without receiving new ones).
+ */
+export async function keyringForSpecs(specs: readonly KeySpec[], environment: KeyEnvironment, warn: (line: string) => void): Promise<Keyring> {
+  const [first, ...rest] = await Promise.all(specs.map((spec) => keyringFor(spec, environment, warn)));
+  if (!first) throw new CliError(ExitCode.Key, 'no key given: pass --key SPEC (e.g. --key file:./master.key) or set S3CRYPT_KEY');
+  return rest.length === 0 ? first : new MultiKeyring({ generator: first, decryptOnly: rest });
+}
