@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cliEnvironment, runCli } from './harness/cli.js';
 import { markedBytes, MARKER } from './harness/clients.js';
 import { freshBucket, s3Client, type S3Endpoint } from './harness/minio.js';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
 import { openBaoWithTransit, type OpenBao } from './harness/openbao.js';
+import type { RunningServer } from './harness/process.js';
 import { tempDir } from './harness/process.js';
 
 const EXIT = { ok: 0, usage: 2, notFound: 3, integrity: 4, key: 5, partial: 6 } as const;
@@ -285,12 +288,24 @@ describe('customer keys and the audit log', () => {
 
 describe('KMS key specs', () => {
   let bao: OpenBao;
+  let moto: { endpoint: string; server?: RunningServer };
   beforeAll(async () => {
     bao = await openBaoWithTransit();
     await bao.api('POST', 'transit/keys/cli-kek', { type: 'aes256-gcm96' });
+    moto = await motoFromEnvOrStarted();
   });
   afterAll(async () => {
     await bao?.server?.stop();
+    await moto?.server?.stop();
+  });
+
+  it('aws-kms:KEY-ARN through the AWS SDK chain (AWS_ENDPOINT_URL_KMS, here moto) round-trips', async () => {
+    const { KeyMetadata } = await kmsClient(moto.endpoint).send(new CreateKeyCommand({ Description: 's3crypt cli test' }));
+    const awsEnv = { ...env, AWS_ENDPOINT_URL_KMS: moto.endpoint, S3CRYPT_KEY: `aws-kms:${KeyMetadata!.Arn!}` };
+    const put = await cli(['put', '-', `s3://${bucket}/aws/doc`], { stdin: 'from aws kms', env: awsEnv });
+    expect(put.code, put.stderr).toBe(EXIT.ok);
+    expect((await cli(['cat', `s3://${bucket}/aws/doc`], { env: awsEnv })).stdout.toString()).toBe('from aws kms');
+    expect((await cli(['ls', `s3://${bucket}/aws/`], { env: awsEnv })).stdout.toString()).toContain(`aws-kms:${KeyMetadata!.Arn!}`);
   });
 
   it('vault:KEY-NAME with VAULT_ADDR and VAULT_TOKEN round-trips, and ls names the Transit key', async () => {

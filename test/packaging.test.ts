@@ -2,7 +2,8 @@
 // tarballs are installed into a fresh project (third-party packages from the npm cache, or the
 // registry), and three apps in it — plain CommonJS, plain ESM, and TypeScript compiled to CommonJS
 // with tsc against the packed types — each load @s3crypt/client and the KMS packages and round-trip an
-// object through a real OpenBao Transit key and the test MinIO.
+// object through a real OpenBao Transit key and the test MinIO. The project's linked `s3crypt` binary
+// (what `npm install -g @s3crypt/cli` links onto the PATH) does the same from the shell.
 //
 // One install serves the three apps: each app is its own folder with its own package.json (module
 // type), resolving the shared node_modules of the project above it, exactly as an app would.
@@ -19,7 +20,7 @@ import { freePort, tempDir } from './harness/process.js';
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(REPO, 'test', 'packaging');
-const PACKAGES = ['client', 'kms-aws', 'kms-azure', 'kms-gcp', 'kms-vault'] as const;
+const PACKAGES = ['client', 'audit', 'batch-rotation', 'cli', 'hierarchical-keyring', 'kms-aws', 'kms-azure', 'kms-gcp', 'kms-vault'] as const;
 const rootManifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
 
 interface PackResult {
@@ -109,10 +110,10 @@ afterAll(async () => {
 });
 
 describe('the packed tarballs', () => {
-  it('each ship both builds with types, the LICENSE and a README; KMS packages peer-depend on a caret range of the client', () => {
+  it('each ship both builds with types, the LICENSE and a README; the other packages peer-depend on a caret range of the client', () => {
     const license = readFileSync(join(REPO, 'LICENSE'), 'utf8');
     expect(license).toMatch(/Apache License\s+Version 2\.0/);
-    expect(packed.map((result) => result.name).sort()).toEqual(PACKAGES.map((name) => `@s3crypt/${name}`));
+    expect(packed.map((result) => result.name).sort()).toEqual(PACKAGES.map((name) => `@s3crypt/${name}`).sort());
     for (const result of packed) {
       const paths = result.files.map((file) => file.path);
       expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
@@ -121,6 +122,12 @@ describe('the packed tarballs', () => {
       const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
       expect(manifest.repository).toMatchObject({ url: 'git+https://github.com/s3crypt/s3crypt.git', directory: `packages/${result.name.slice('@s3crypt/'.length)}` });
       if (result.name === '@s3crypt/client') continue;
+      if (result.name === '@s3crypt/cli') {
+        // An application, not a library: it depends on the client itself, and ships its binary.
+        expect(paths).toContain('bin/s3crypt.js');
+        expect(manifest.dependencies?.['@s3crypt/client']).toMatch(/^\^\d+\.\d+\.\d+$/);
+        continue;
+      }
       expect(manifest.dependencies?.['@s3crypt/client']).toBeUndefined();
       expect(manifest.peerDependencies?.['@s3crypt/client']).toMatch(/^\^\d+\.\d+\.\d+$/);
     }
@@ -158,5 +165,30 @@ describe('a fresh project', () => {
     });
     await run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', folder], { cwd: folder });
     expectWorkingApp(await runApp(folder, join('out', 'index.js')), 'cjs', 1);
+  });
+});
+
+describe('the s3crypt binary of the packed @s3crypt/cli', () => {
+  it('runs from the install (--help), and encrypts and decrypts through MinIO with a key file', async () => {
+    const bin = join(work, 'project', 'node_modules', '.bin', 's3crypt');
+    const env = {
+      PATH: process.env.PATH,
+      AWS_ACCESS_KEY_ID: appEnv.S3_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: appEnv.S3_SECRET_ACCESS_KEY,
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    const help = await run(bin, ['--help'], { env });
+    expect(help.stdout).toMatch(/^Usage: s3crypt/);
+    expect(help.stdout).toMatch(/Exit codes: 0 success/);
+    const key = join(work, 'cli.key');
+    await run(bin, ['keygen', key], { env });
+    const target = `s3://${appEnv.S3_BUCKET}/cli/packed.txt`;
+    const global = ['--endpoint-url', appEnv.S3_ENDPOINT as string, '--key', `file:${key}`];
+    const put = execFile(bin, [...global, 'put', '-', target], { env });
+    put.stdin!.end('from the packed binary');
+    await new Promise((resolve, reject) => put.on('exit', (code) => (code === 0 ? resolve(code) : reject(new Error(`put exited ${code}`)))));
+    expect((await run(bin, [...global, 'cat', target], { env })).stdout).toBe('from the packed binary');
   });
 });
