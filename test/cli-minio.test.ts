@@ -115,6 +115,21 @@ describe('put, get, cat', () => {
     expect(suffix.stdout.equals(plaintext.subarray(plaintext.length - 10))).toBe(true);
   });
 
+  it('put --json returns the identity; get, cat and verify --expect-id refuse any other write of the key (exit 4)', async () => {
+    const first = await cli(['put', '-', `s3://${bucket}/docs/versioned.txt`, '--json'], { stdin: 'first' });
+    const { objectId } = JSON.parse(first.stdout.toString()) as { objectId: string };
+    expect(objectId).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await cli(['cat', `s3://${bucket}/docs/versioned.txt`, '--expect-id', objectId])).stdout.toString()).toBe('first');
+    // The key is overwritten (or a store rolls it back to an older write): the identity no longer matches.
+    expect((await cli(['put', '-', `s3://${bucket}/docs/versioned.txt`], { stdin: 'second' })).code).toBe(EXIT.ok);
+    for (const args of [['cat', `s3://${bucket}/docs/versioned.txt`], ['get', `s3://${bucket}/docs/versioned.txt`, '-'], ['verify', `s3://${bucket}/docs/versioned.txt`]]) {
+      const result = await cli([...args, '--expect-id', objectId]);
+      expect(result.code, args[0]).toBe(EXIT.integrity);
+      expect(result.stderr).toMatch(/ERR_OBJECT_ID_MISMATCH/);
+      expect(result.stdout.toString()).not.toContain('second');
+    }
+  });
+
   it('missing objects, buckets and files are exit 3', async () => {
     expect((await cli(['get', `s3://${bucket}/no/such`, join(dir, 'x')])).code).toBe(EXIT.notFound);
     expect((await cli(['cat', `s3://${bucket}/no/such`])).code).toBe(EXIT.notFound);

@@ -121,11 +121,11 @@ function errorLabel(error: unknown): string {
 function hint(code: number): string {
   switch (code) {
     case ExitCode.Integrity:
-      return 's3crypt: the stored object failed authentication: it was altered, truncated or is not what it claims to be; no plaintext from it was kept\n';
+      return 's3crypt: the stored object failed authentication: it was altered, truncated, replaced or is not what it claims to be; s3crypt released no byte of it that did not authenticate (a file destination was not created)\n';
     case ExitCode.Key:
       return 's3crypt: check --key (or S3CRYPT_KEY): the object may be under another key, or the KMS refused or could not be reached\n';
     case ExitCode.NotFound:
-      return '';
+      return 's3crypt: check the bucket, key or path (`s3crypt ls s3://BUCKET/PREFIX/` lists what is there)\n';
     default:
       return '';
   }

@@ -9,7 +9,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { withS3Crypt } from '@s3crypt/client';
+import { s3cryptInfo, withS3Crypt, type S3CryptObjectInfo, type S3CryptRequestOptions } from '@s3crypt/client';
 import type { S3Location } from './locations.js';
 import type { TransferProgress } from './progress.js';
 import type { Session } from './session.js';
@@ -41,7 +41,7 @@ function counting(progress: TransferProgress): Transform {
  * size, memory bounded by the parts in flight). When `signal` aborts, the upload is aborted and its
  * multipart upload removed from the store: nothing is left behind.
  */
-export async function upload(session: Session, body: Readable, destination: S3Location, settings: UploadSettings, progress: TransferProgress, signal: AbortSignal): Promise<void> {
+export async function upload(session: Session, body: Readable, destination: S3Location, settings: UploadSettings, progress: TransferProgress, signal: AbortSignal): Promise<S3CryptObjectInfo | undefined> {
   const client = await session.client();
   const customerKey = await session.customerKey();
   const params = {
@@ -70,7 +70,7 @@ export async function upload(session: Session, body: Readable, destination: S3Lo
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    await transfer.done();
+    return s3cryptInfo(await transfer.done());
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
@@ -87,21 +87,21 @@ function withContext<T extends { send: (...args: never[]) => unknown }>(client: 
 }
 
 /** Encrypts a local file to `destination`. */
-export async function uploadFile(session: Session, path: string, destination: S3Location, settings: UploadSettings, progress: TransferProgress, signal: AbortSignal): Promise<void> {
-  await upload(session, createReadStream(path), destination, settings, progress, signal);
+export async function uploadFile(session: Session, path: string, destination: S3Location, settings: UploadSettings, progress: TransferProgress, signal: AbortSignal): Promise<S3CryptObjectInfo | undefined> {
+  return upload(session, createReadStream(path), destination, settings, progress, signal);
 }
 
 /** GETs and decrypts `source` (or a range of it). Bytes are released segment by segment, each authenticated. */
-export async function download(session: Session, source: S3Location, signal: AbortSignal, range?: string): Promise<GetObjectCommandOutput & { Body: Readable }> {
+export async function download(session: Session, source: S3Location, signal: AbortSignal, range?: string, request: S3CryptRequestOptions = {}): Promise<GetObjectCommandOutput & { Body: Readable }> {
   const client = await session.client();
   const command = new GetObjectCommand({ Bucket: source.bucket, Key: source.key, ...(range ? { Range: range } : {}), ...(await session.customerKey()) });
-  const output = await client.send(withS3Crypt(command, session.requestOptions()), { abortSignal: signal });
+  const output = await client.send(withS3Crypt(command, { ...session.requestOptions(), ...request }), { abortSignal: signal });
   return output as GetObjectCommandOutput & { Body: Readable };
 }
 
 /** Decrypts `source` to a stream (stdout); the stream is not ended. */
-export async function downloadToStream(session: Session, source: S3Location, out: NodeJS.WritableStream, progress: ProgressFor, signal: AbortSignal, range?: string): Promise<void> {
-  const { Body, ContentLength } = await download(session, source, signal, range);
+export async function downloadToStream(session: Session, source: S3Location, out: NodeJS.WritableStream, progress: ProgressFor, signal: AbortSignal, range?: string, request: S3CryptRequestOptions = {}): Promise<void> {
+  const { Body, ContentLength } = await download(session, source, signal, range, request);
   const bar = progress(ContentLength);
   try {
     await pipeline(Body, counting(bar), out, { end: false, signal });
@@ -119,8 +119,8 @@ export type ProgressFor = (total: number | undefined) => TransferProgress;
  * failure (tampering, a dropped connection, Ctrl-C) the temporary file is removed: no partial
  * plaintext file is ever left behind, and an existing `path` stays as it was.
  */
-export async function downloadToFile(session: Session, source: S3Location, path: string, progress: ProgressFor, signal: AbortSignal): Promise<void> {
-  const { Body, ContentLength } = await download(session, source, signal);
+export async function downloadToFile(session: Session, source: S3Location, path: string, progress: ProgressFor, signal: AbortSignal, request: S3CryptRequestOptions = {}): Promise<void> {
+  const { Body, ContentLength } = await download(session, source, signal, undefined, request);
   const bar = progress(ContentLength);
   const temporary = join(dirname(path), `.${basename(path)}.s3crypt-${randomBytes(6).toString('hex')}.partial`);
   // 'wx': never follows or reuses an existing file; flush: fsync before close, so the rename below

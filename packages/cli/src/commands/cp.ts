@@ -4,6 +4,7 @@
 // downloads are atomic (temp + rename) and uploads complete or leave nothing, so an existing
 // destination is a finished one.
 import { mkdir, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { basename, dirname, join } from 'node:path';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
@@ -117,8 +118,9 @@ async function copyOne(session: Session, task: CopyTask, settings: UploadSetting
   if (to.kind === 's3') {
     const bar = reporter.transfer(task.name, task.size);
     try {
-      if (from.kind === 'pipe') return await upload(session, session.io.stdin as import('node:stream').Readable, to, settings, bar, signal);
-      if (from.kind === 'local') return await uploadFile(session, from.path, to, settings, bar, signal);
+      if (from.kind === 'pipe') await upload(session, session.io.stdin as Readable, to, settings, bar, signal);
+      else if (from.kind === 'local') await uploadFile(session, from.path, to, settings, bar, signal);
+      return;
     } finally {
       bar.stop();
     }

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { S3CryptRequestOptions } from '@s3crypt/client';
 import { ExitCode, usageError } from '../exit-codes.js';
 import { parseLocation, parseObjectLocation, s3Url } from '../locations.js';
 import type { CommandRunner } from '../runner.js';
@@ -10,6 +11,11 @@ import { downloadToFile, downloadToStream } from '../transfers.js';
 
 async function isDirectory(path: string): Promise<boolean> {
   return stat(path).then((info) => info.isDirectory(), () => false);
+}
+
+/** `--expect-id` as a request option. */
+export function expectation(options: Record<string, unknown>): S3CryptRequestOptions {
+  return typeof options.expectId === 'string' ? { expectedObjectId: options.expectId } : {};
 }
 
 /** `a-b`, `a-` or `-n` as an HTTP Range. */
@@ -26,16 +32,18 @@ export function registerGet(program: Command, run: CommandRunner): void {
     .description('download and decrypt s3://BUCKET/KEY to FILE (atomically: never a partial plaintext file) or to stdout ("-")')
     .argument('<source>', 's3://BUCKET/KEY')
     .argument('<destination>', 'a local file or directory, or - for stdout')
-    .action(run(async ({ session, signal, progress }, source: string, destination: string) => {
+    .option('--expect-id <objectId>', 'refuse (exit 4) unless the object is this very write (its identity from put --json): detects a rolled-back or swapped object')
+    .action(run(async ({ session, signal, progress, options }, source: string, destination: string) => {
+      const request = expectation(options);
       const from = parseObjectLocation(source, 'the source');
       const to = parseLocation(destination);
       if (to.kind === 's3') throw usageError('get writes a local file or stdout; to copy between buckets use `s3crypt cp`');
       const reporter = progress();
       try {
-        if (to.kind === 'pipe') await downloadToStream(session, from, session.io.stdout, (total) => reporter.transfer(s3Url(from.bucket, from.key), total), signal);
+        if (to.kind === 'pipe') await downloadToStream(session, from, session.io.stdout, (total) => reporter.transfer(s3Url(from.bucket, from.key), total), signal, undefined, request);
         else {
           const path = (await isDirectory(to.path)) ? join(to.path, from.key.split('/').pop() as string) : to.path;
-          await downloadToFile(session, from, path, (total) => reporter.transfer(path, total), signal);
+          await downloadToFile(session, from, path, (total) => reporter.transfer(path, total), signal, request);
         }
       } finally {
         reporter.stop();
@@ -48,10 +56,11 @@ export function registerGet(program: Command, run: CommandRunner): void {
     .description('decrypt s3://BUCKET/KEY (or a byte range of it, authenticated) to stdout')
     .argument('<source>', 's3://BUCKET/KEY')
     .option('--range <first-last>', 'bytes FIRST to LAST inclusive (also FIRST- and -SUFFIX)')
+    .option('--expect-id <objectId>', 'refuse (exit 4) unless the object is this very write (its identity from put --json)')
     .action(run(async ({ session, signal, options }, source: string) => {
       const from = parseObjectLocation(source, 'the source');
       const range = options.range === undefined ? undefined : byteRange(options.range as string);
-      await downloadToStream(session, from, session.io.stdout, () => silentProgress.transfer('', undefined), signal, range);
+      await downloadToStream(session, from, session.io.stdout, () => silentProgress.transfer('', undefined), signal, range, expectation(options));
       return ExitCode.Success;
     }));
 }

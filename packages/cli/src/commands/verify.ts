@@ -6,6 +6,7 @@ import { ExitCode, usageError } from '../exit-codes.js';
 import { parsePrefixLocation } from '../locations.js';
 import { displayText, writeJson } from '../output.js';
 import type { CommandRunner } from '../runner.js';
+import { expectation } from './get.js';
 import { positiveInteger } from './transfer-options.js';
 
 export function registerVerify(program: Command, run: CommandRunner): void {
@@ -15,6 +16,7 @@ export function registerVerify(program: Command, run: CommandRunner): void {
     .argument('<location>', 's3://BUCKET/KEY, or s3://BUCKET/PREFIX/ with --recursive')
     .option('-r, --recursive', 'every object under the prefix')
     .option('--concurrency <n>', 'objects verified at once with --recursive (default 8)', positiveInteger)
+    .option('--expect-id <objectId>', 'one object: refuse (exit 4) unless it is this very write (its identity from put --json)')
     .option('--start-after <key>', "resume after this key (a previous run's resumeAfter)")
     .option('--json', 'print results as JSON')
     .action(run(async ({ session, signal, options }, location: string) => {
@@ -23,7 +25,7 @@ export function registerVerify(program: Command, run: CommandRunner): void {
       const out = session.io.stdout;
       if (!options.recursive) {
         if (where.key === '' || where.key.endsWith('/')) throw usageError('verify takes s3://BUCKET/KEY, or a prefix with --recursive');
-        const result = await verifyObject(client, { Bucket: where.bucket, Key: where.key, ...(await session.customerKey()) }, { ...session.requestOptions(), signal });
+        const result = await verifyObject(client, { Bucket: where.bucket, Key: where.key, ...(await session.customerKey()) }, { ...session.requestOptions(), ...expectation(options), signal });
         if (options.json) writeJson(out, { bucket: where.bucket, key: where.key, ...result });
         else out.write(result.encrypted ? `OK s3://${where.bucket}/${displayText(where.key)}: s3crypt v${result.formatVersion}, ${result.plaintextLength} bytes, identity ${result.objectId}\n` : `PLAINTEXT s3://${where.bucket}/${displayText(where.key)}: not encrypted (allowed by --allow-plaintext-read)\n`);
         return ExitCode.Success;
