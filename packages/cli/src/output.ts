@@ -28,8 +28,7 @@ function oneDecimal(value: number): string {
 
 /** Text with control characters, line and paragraph separators and bidi controls escaped. */
 export function displayText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/g, (char) => (char === '\\' ? '\\\\' : `\\u{${(char.codePointAt(0) as number).toString(16)}}`));
+  return text.replace(/[\p{Cc}\p{Bidi_Control}\u2028\u2029\\]/gu, (char) => (char === '\\' ? '\\\\' : `\\u{${(char.codePointAt(0) as number).toString(16)}}`));
 }
 
 /** One JSON document per line (`--json`). */
