@@ -28,7 +28,9 @@ export function parseKeySpec(text: string): KeySpec {
   const provider = colon === -1 ? '' : text.slice(0, colon);
   const value = colon === -1 ? '' : text.slice(colon + 1);
   if (!(KEY_SPEC_PROVIDERS as readonly string[]).includes(provider) || value === '') {
-    throw usageError(`a key spec is PROVIDER:VALUE with PROVIDER one of ${KEY_SPEC_PROVIDERS.join(', ')} (e.g. file:./master.key, aws-kms:arn:aws:kms:…); got ${JSON.stringify(text)}`);
+    // Never the whole spec: a key pasted where its spec belongs (S3CRYPT_KEY=<base64>) must not reach a log.
+    const got = colon === -1 ? 'no PROVIDER: prefix' : value === '' ? `nothing after ${JSON.stringify(`${provider}:`)}` : `provider ${JSON.stringify(provider)}`;
+    throw usageError(`a key spec is PROVIDER:VALUE with PROVIDER one of ${KEY_SPEC_PROVIDERS.join(', ')} (e.g. file:./master.key, aws-kms:arn:aws:kms:…); got ${got}`);
   }
   return { provider: provider as KeySpecProvider, value };
 }

@@ -33,6 +33,18 @@ describe('parseKeySpec', () => {
     expect(new Set(cases.map(([, provider]) => provider))).toEqual(new Set(KEY_SPEC_PROVIDERS));
   });
 
+  it('never repeats a key pasted where its spec belongs', async () => {
+    const key = randomBytes(32);
+    for (const pasted of [key.toString('base64'), key.toString('hex'), `file${key.toString('base64')}`]) {
+      const error = await cliErrorOf(() => parseKeySpec(pasted), pasted);
+      expect(error.exitCode).toBe(ExitCode.Usage);
+      expect(error.message).not.toContain(pasted.slice(4, 24));
+      expect(error.message).toContain('no PROVIDER: prefix');
+    }
+    expect((await cliErrorOf(() => parseKeySpec('kms:alias/app'))).message).toContain('provider "kms"');
+    expect((await cliErrorOf(() => parseKeySpec('vault:'))).message).toContain('nothing after "vault:"');
+  });
+
   it('refuses bad specs with a usage error (exit 2) naming the accepted providers', async () => {
     for (const text of ['', 'master.key', ':x', 'file:', 'file', 'FILE:x', 'kms:alias/x', 'aws:alias/x', ' file:x', 'vault']) {
       const error = await cliErrorOf(() => parseKeySpec(text));
