@@ -28,21 +28,32 @@ export function parseKeySpec(text: string): KeySpec {
   const provider = colon === -1 ? '' : text.slice(0, colon);
   const value = colon === -1 ? '' : text.slice(colon + 1);
   if (!(KEY_SPEC_PROVIDERS as readonly string[]).includes(provider) || value === '') {
-    throw usageError(`a key spec is PROVIDER:VALUE with PROVIDER one of ${KEY_SPEC_PROVIDERS.join(', ')} (e.g. file:./master.key, aws-kms:arn:aws:kms:…); got ${JSON.stringify(text)}`);
+    // Never the whole spec: a key pasted where its spec belongs (S3CRYPT_KEY=<base64>) must not reach a log.
+    const got = colon === -1 ? 'no PROVIDER: prefix' : value === '' ? `nothing after ${JSON.stringify(`${provider}:`)}` : `provider ${JSON.stringify(provider)}`;
+    throw usageError(`a key spec is PROVIDER:VALUE with PROVIDER one of ${KEY_SPEC_PROVIDERS.join(', ')} (e.g. file:./master.key, aws-kms:arn:aws:kms:…); got ${got}`);
   }
   return { provider: provider as KeySpecProvider, value };
 }
 
+/**
+ * 32 bytes that are all printable ASCII are a passphrase or the hex of a 128-bit key written without
+ * a newline, not 32 random bytes (which are all printable with probability (95/256)^32 ≈ 2·10⁻¹⁴):
+ * taking them as a raw key would silently give a weak master key.
+ */
+function looksLikeText(bytes: Buffer): boolean {
+  return bytes.every((byte) => byte >= 0x20 && byte <= 0x7e);
+}
+
 /** A raw key file: 32 raw bytes, or their base64 or hex (a trailing newline allowed). */
 export function parseKeyFile(contents: Buffer, path: string): Buffer {
-  if (contents.length === 32) return Buffer.from(contents);
+  if (contents.length === 32 && !looksLikeText(contents)) return Buffer.from(contents);
   const text = contents.toString('latin1').trim();
   let key: Buffer | undefined;
   if (/^[0-9a-fA-F]{64}$/.test(text)) key = Buffer.from(text, 'hex');
   else if (/^[A-Za-z0-9+/]{43}=$/.test(text)) key = Buffer.from(text, 'base64');
   if (key?.length !== 32) {
     key?.fill(0);
-    throw new CliError(ExitCode.Key, `${path} is not a 256-bit key file: expected 32 raw bytes, or 64 hex digits, or 44 base64 characters (make one with \`s3crypt keygen ${path}\`)`);
+    throw new CliError(ExitCode.Key, `${path} is not a 256-bit key file: expected 32 raw random bytes (not text), or 64 hex digits, or 44 base64 characters (make one with \`s3crypt keygen ${path}\`)`);
   }
   return key;
 }
@@ -66,8 +77,12 @@ async function fileKeyring(path: string, warn: (line: string) => void): Promise<
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(ExitCode.NotFound, `key file ${path} does not exist (make one with \`s3crypt keygen ${path}\`)`);
     throw new CliError(ExitCode.Key, `cannot read key file ${path}: ${(error as Error).message}`, { cause: error });
   }
-  const masterKey = parseKeyFile(contents, path);
-  contents.fill(0);
+  let masterKey: Buffer;
+  try {
+    masterKey = parseKeyFile(contents, path);
+  } finally {
+    contents.fill(0); // also when it is not a key file: it may be one with a typo
+  }
   try {
     return new RawAesKeyring({ keyName: keyFileKeyName(masterKey), masterKey });
   } finally {

@@ -22,7 +22,8 @@ export function expectation(options: Record<string, unknown>): S3CryptRequestOpt
 export function byteRange(text: string): string {
   if (!/^(\d+-\d*|-\d+)$/.test(text)) throw usageError(`--range takes FIRST-LAST, FIRST- or -SUFFIX in bytes (got ${JSON.stringify(text)})`);
   const [first, last] = text.split('-');
-  if (first && last && Number(last) < Number(first)) throw usageError(`--range ${text}: LAST is before FIRST`);
+  // BigInt: past 2^53 two different positions can be the same Number.
+  if (first && last && BigInt(last) < BigInt(first)) throw usageError(`--range ${text}: LAST is before FIRST`);
   return `bytes=${text}`;
 }
 
