@@ -129,6 +129,6 @@ export async function keyringFor(spec: KeySpec, environment: KeyEnvironment, war
  */
 export async function keyringForSpecs(specs: readonly KeySpec[], environment: KeyEnvironment, warn: (line: string) => void): Promise<Keyring> {
   const [first, ...rest] = await Promise.all(specs.map((spec) => keyringFor(spec, environment, warn)));
-  if (!first) throw new CliError(ExitCode.Key, 'no key given: pass --key SPEC (e.g. --key file:./master.key) or set S3CRYPT_KEY');
+  if (!first) throw new CliError(ExitCode.Usage, 'no key given: pass --key SPEC (e.g. --key file:./master.key) or set S3CRYPT_KEY');
   return rest.length === 0 ? first : new MultiKeyring({ generator: first, decryptOnly: rest });
 }

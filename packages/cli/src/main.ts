@@ -101,7 +101,7 @@ export async function main(argv: readonly string[], io: Output = processOutput()
       return INTERRUPTED;
     }
     const code = exitCodeOf(error);
-    io.stderr.write(`s3crypt: ${errorLabel(error)}${displayText((error as Error)?.message ?? String(error))}\n${hint(code)}`);
+    io.stderr.write(`s3crypt: ${errorLabel(error)}${displayText((error as Error)?.message ?? String(error))}\n${hint(code, error)}`);
     return code;
   } finally {
     if (trapSignals) {
@@ -118,9 +118,11 @@ function errorLabel(error: unknown): string {
   return typeof name === 'string' && name !== 'Error' && name !== 'CliError' ? `${displayText(name)}: ` : '';
 }
 
-function hint(code: number): string {
+function hint(code: number, error: unknown): string {
   switch (code) {
     case ExitCode.Integrity:
+      // The one integrity code a write raises: the data did not have the length it was declared with.
+      if ((error as { code?: unknown })?.code === 'ERR_BODY_LENGTH_MISMATCH') return 's3crypt: the data did not have the length declared for it (a file changed while it was read?); nothing was stored\n';
       return 's3crypt: the stored object failed authentication: it was altered, truncated, replaced or is not what it claims to be; s3crypt released no byte of it that did not authenticate (a file destination was not created)\n';
     case ExitCode.Key:
       return 's3crypt: check --key (or S3CRYPT_KEY): the object may be under another key, or the KMS refused or could not be reached\n';

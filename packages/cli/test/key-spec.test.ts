@@ -218,8 +218,10 @@ describe('keyringForSpecs', () => {
     expect((await cliErrorOf(() => keyringForSpecs([parseKeySpec(`file:${path}`)], environment, noWarnings))).exitCode).toBe(ExitCode.Key);
   });
 
-  it('no spec at all is refused', async () => {
-    expect((await cliErrorOf(() => keyringForSpecs([], environment, noWarnings))).message).toMatch(/no key given/);
+  it('no spec at all is refused as a usage error', async () => {
+    const error = await cliErrorOf(() => keyringForSpecs([], environment, noWarnings));
+    expect(error.message).toMatch(/no key given/);
+    expect(error.exitCode).toBe(ExitCode.Usage);
   });
 
   it('warns through the callback when the key file is readable by its group or others, and not when it is 0600', async () => {

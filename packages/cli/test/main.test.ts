@@ -79,11 +79,10 @@ describe('main: keys, before any request', () => {
     expect((await run(['cat', 's3://bucket/key'], { S3CRYPT_KEY: `file:${missing}` })).code).toBe(ExitCode.NotFound);
   });
 
-  it('no key at all is a key failure (exit 5) with a hint', async () => {
+  it('no key at all is a usage error (exit 2) saying how to give one', async () => {
     const { code, stderr } = await run(['cat', 's3://bucket/key']);
-    expect(code).toBe(ExitCode.Key);
-    expect(stderr).toMatch(/no key given/);
-    expect(stderr).toMatch(/check --key/);
+    expect(code).toBe(ExitCode.Usage);
+    expect(stderr).toMatch(/no key given: pass --key SPEC/);
   });
 });
 

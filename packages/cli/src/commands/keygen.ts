@@ -1,6 +1,6 @@
 // `s3crypt keygen FILE`: a fresh 256-bit master key, readable by its owner only, never overwriting.
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../exit-codes.js';
 import type { CommandRunner } from '../runner.js';
@@ -24,9 +24,14 @@ export function registerKeygen(program: Command, run: CommandRunner): void {
       try {
         await handle.writeFile(key);
         await handle.sync();
+      } catch (error) {
+        // A partial key file (disk full) must not stay behind looking like a key that lost its objects.
+        await handle.close();
+        await rm(file, { force: true });
+        throw error;
       } finally {
         key.fill(0);
-        await handle.close();
+        await handle.close().catch(() => undefined);
       }
       if (!session.options.quiet) session.io.stderr.write(`wrote a new 256-bit key to ${file} (mode 0600); use it with --key file:${file} and keep a backup: objects under it cannot be read without it\n`);
       return ExitCode.Success;
