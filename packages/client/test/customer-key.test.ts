@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { recordSecret } from '../../../test/harness/audit-recording.js';
 import { customerKeyRequest } from '../src/client/customer-keys.js';
 import type { HandlerContext } from '../src/client/context.js';
-import { ResolvedKeyPolicy } from '../src/client/key-policy.js';
+import { keyedEnvelope, ResolvedKeyPolicy } from '../src/client/key-policy.js';
 import { MultipartUploads } from '../src/client/multipart-state.js';
 import { plaintextReadPolicy } from '../src/client/plaintext-reads.js';
 import { CustomerKeyError, KeyringError } from '../src/errors.js';
@@ -185,7 +185,7 @@ describe('customer-key objects through the key seam and the key policy', () => {
     const envelope = parseEnvelope(findEnvelope(stored.metadata)!);
     const customer = new CustomerKeyring(customerKey());
     const policy = new ResolvedKeyPolicy(undefined, keyring).forCustomerKey(customer);
-    expect(() => policy.candidates(envelope, 'the object')).toThrow(expect.objectContaining({ code: 'ERR_CUSTOMER_KEY_NOT_APPLICABLE' }));
+    expect(() => policy.candidates(keyedEnvelope(envelope), 'the object')).toThrow(expect.objectContaining({ code: 'ERR_CUSTOMER_KEY_NOT_APPLICABLE' }));
   });
 
   it('the customer-key policy keeps the client policy’s limits (here the minimum format version)', async () => {
@@ -193,7 +193,7 @@ describe('customer-key objects through the key seam and the key policy', () => {
     const stored = await putInMemory(new CustomerKeyring(key), pattern(100), 4096, KEY, { version: 1 });
     const envelope = parseEnvelope(findEnvelope(stored.metadata)!);
     const policy = new ResolvedKeyPolicy({ minFormatVersion: 2 }, testKeyring()).forCustomerKey(new CustomerKeyring(key));
-    expect(() => policy.candidates(envelope, 'the object')).toThrow(expect.objectContaining({ code: 'ERR_FORMAT_VERSION_NOT_ALLOWED' }));
+    expect(() => policy.candidates(keyedEnvelope(envelope), 'the object')).toThrow(expect.objectContaining({ code: 'ERR_FORMAT_VERSION_NOT_ALLOWED' }));
   });
 
   it('escrow: a data key under the customer key and the client keyring reads with either', async () => {

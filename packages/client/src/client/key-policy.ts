@@ -166,15 +166,15 @@ export class ResolvedKeyPolicy {
    * The wrapped keys this reader may try, in envelope order, at most `maxUnwrapAttempts`. Throws a
    * {@link KeyPolicyError} when the object is refused outright; `object` names it in messages.
    */
-  candidates(envelope: Envelope, object: string): UnwrapCandidates {
-    if (envelope.version < this.#minFormatVersion) {
-      throw new KeyPolicyError('ERR_FORMAT_VERSION_NOT_ALLOWED', `${object} is format version ${envelope.version}; the key policy accepts version ${this.#minFormatVersion} and later`);
+  candidates(keyed: KeyedObject, object: string): UnwrapCandidates {
+    if (keyed.formatVersion !== undefined && keyed.formatVersion < this.#minFormatVersion) {
+      throw new KeyPolicyError('ERR_FORMAT_VERSION_NOT_ALLOWED', `${object} is format version ${keyed.formatVersion}; the key policy accepts version ${this.#minFormatVersion} and later`);
     }
-    const signed = isSignedSuite(envelope);
+    const signed = keyed.signed;
     if (this.requiresSignature && !signed) {
       throw new KeyPolicyError('ERR_UNSIGNED_OBJECT', `${object} is not signed; the key policy requires a signature by a pinned verification key`);
     }
-    const edks = envelope.encryptedDataKeys;
+    const edks = keyed.encryptedDataKeys;
     if (edks.length > this.#maxEncryptedDataKeys) {
       throw new KeyPolicyError('ERR_TOO_MANY_ENCRYPTED_KEYS', `${object} carries ${edks.length} wrapped keys; the key policy allows ${this.#maxEncryptedDataKeys}`);
     }
@@ -210,6 +210,22 @@ export class ResolvedKeyPolicy {
     if (!key || !trailer.signature) throw new DecryptionError('ERR_SIGNATURE_INVALID', `${object} is signed by a key the key policy does not pin`);
     if (!signatureValid(key, trailer.signature.message, trailer.signature.value)) throw new DecryptionError('ERR_SIGNATURE_INVALID', `${object} has an invalid signature`);
   }
+}
+
+/**
+ * What the key policy and the key seam need of a stored object, whatever its format: its wrapped
+ * keys, whether its writer signed it, and for s3crypt objects the format version (other formats, such
+ * as the S3 Encryption Client's, are admitted by their own client option instead).
+ */
+export interface KeyedObject {
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+  readonly signed: boolean;
+  readonly formatVersion?: number;
+}
+
+/** An s3crypt envelope as a {@link KeyedObject}. */
+export function keyedEnvelope(envelope: Envelope): KeyedObject {
+  return { encryptedDataKeys: envelope.encryptedDataKeys, signed: isSignedSuite(envelope), formatVersion: envelope.version };
 }
 
 /** The refusal of an object that only a public-key KEK could open, with no pinned signature. */

@@ -6,7 +6,7 @@ import type { Envelope } from '../format/envelope.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
 import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring, type KeyringObserver } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
-import { unsignedPublicKeyOnly, type ResolvedKeyPolicy, type UnwrapCandidate } from './key-policy.js';
+import { keyedEnvelope, unsignedPublicKeyOnly, type KeyedObject, type ResolvedKeyPolicy, type UnwrapCandidate } from './key-policy.js';
 
 function asTyped(error: unknown, code: 'ERR_KEY_WRAP_FAILED' | 'ERR_KEY_UNWRAP_FAILED', message: string): S3CryptError {
   return error instanceof S3CryptError ? error : new KeyringError(code, message, { cause: error });
@@ -118,15 +118,41 @@ export async function unwrapDataKey(
   signal?: AbortSignal,
   audit?: ReadAudit,
 ): Promise<UnwrappedKey> {
+  const checks: KeyChecks = { commits: (dataKey) => checkCommitment(dataKey, envelope), authenticates: (dataKey) => checkHeader(dataKey, envelope, context) };
+  return unwrapObjectKey(keyring, policy, keyedEnvelope(envelope), checks, context, object, signal, audit);
+}
+
+/** How a format tells its own data key from a forged one. */
+export interface KeyChecks {
+  /** Throws when `dataKey` is not the object's key (its key commitment fails): the search goes on. */
+  commits(dataKey: Uint8Array): void;
+  /** Throws when the committed key does not authenticate the object's header: the object is refused. */
+  authenticates?(dataKey: Uint8Array): void;
+}
+
+/**
+ * {@link unwrapDataKey} for any format: the wrapped keys of `keyed` under the key policy, each
+ * candidate checked with `checks`. The S3 Encryption Client reader uses it with its own commitment.
+ */
+export async function unwrapObjectKey(
+  keyring: Keyring,
+  policy: ResolvedKeyPolicy,
+  keyed: KeyedObject,
+  checks: KeyChecks,
+  context: EncryptionContext,
+  object: string,
+  signal?: AbortSignal,
+  audit?: ReadAudit,
+): Promise<UnwrappedKey> {
   let firstFailure: S3CryptError | undefined;
-  const { candidates, unsignedPublicKeyDropped } = policy.candidates(envelope, object);
+  const { candidates, unsignedPublicKeyDropped } = policy.candidates(keyed, object);
   audit?.keks(candidates.map((candidate) => candidate.edk));
   for (const candidate of candidates) {
     let dataKey: Uint8Array | undefined;
     try {
       dataKey = await tryUnwrap(keyring, candidate.edk, context, signal, audit?.cacheObserver(context));
       if (!dataKey) continue;
-      checkCommitment(dataKey, envelope);
+      checks.commits(dataKey);
     } catch (error) {
       dataKey?.fill(0);
       rethrowAbort(error, signal);
@@ -134,7 +160,7 @@ export async function unwrapDataKey(
       continue;
     }
     try {
-      checkHeader(dataKey, envelope, context);
+      checks.authenticates?.(dataKey);
     } catch (error) {
       dataKey.fill(0);
       throw error;
@@ -146,6 +172,6 @@ export async function unwrapDataKey(
   // unsigned public-key EDK remained, that is the real story. A service failure stays what it is.
   if (unsignedPublicKeyDropped && (!firstFailure || NOT_THIS_KEY.has(firstFailure.code))) throw unsignedPublicKeyOnly(object, firstFailure);
   if (firstFailure) throw firstFailure;
-  const names = envelope.encryptedDataKeys.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
+  const names = keyed.encryptedDataKeys.slice(0, 4).map((edk) => `${quoteUntrusted(edk.providerId)}:${quoteUntrusted(edk.keyId)}`);
   throw new KeyringError('ERR_NO_MATCHING_KEY', `no configured keyring holds any of the keys of ${object} (${names.join(', ')})`);
 }
