@@ -29,7 +29,7 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv, input?: number): P
   let peak = 0;
   const timer = setInterval(() => (peak = Math.max(peak, vmHwm(child.pid!))), 100);
   const drained = (async () => {
-    for await (const _chunk of child.stdout) void _chunk;
+    for await (const _chunk of child.stdout!) void _chunk;
   })();
   if (input !== undefined) {
     for (const chunk of generated(input)) if (!child.stdin!.write(chunk)) await new Promise((resolve) => child.stdin!.once('drain', resolve));
