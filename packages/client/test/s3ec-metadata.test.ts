@@ -3,7 +3,7 @@
 // from the store reaches messages only quoted.
 import { describe, expect, it } from 'vitest';
 import { EnvelopeError, DecryptionError } from '../src/errors.js';
-import { checkS3ecStoredLength, parseS3ecMetadata, s3ecPlaintextLength, type S3ecContentMetadata } from '../src/format/s3ec-metadata.js';
+import { checkS3ecStoredLength, parseS3ecMetadata, s3ecPlaintextLength, type S3ecContentMetadata } from '../src/format/s3ec/metadata.js';
 
 const b64 = (length: number) => Buffer.alloc(length, 7).toString('base64');
 

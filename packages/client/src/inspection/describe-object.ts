@@ -15,7 +15,7 @@ import { findEnvelope, isSignedSuite, parseEnvelope, type Envelope } from '../fo
 import { objectIdentity } from '../format/identity.js';
 import { checkStoredLength, objectLayout } from '../format/layout.js';
 import { trailerLengthFromTail } from '../format/object.js';
-import { checkS3ecStoredLength, parseS3ecMetadata, s3ecPlaintextLength } from '../format/s3ec-metadata.js';
+import { checkS3ecStoredLength, parseS3ecMetadata, s3ecPlaintextLength } from '../format/s3ec/metadata.js';
 import { readTrailerClaims } from '../format/trailer.js';
 import { kekVersionOf } from '../keyrings/kek-version.js';
 import { objectEncryptionContext, type EncryptionContext } from '../keyrings/keyring.js';

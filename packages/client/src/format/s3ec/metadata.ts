@@ -3,8 +3,8 @@
 // key lives (the metadata, or an instruction file `<key>.instruction`). Strict and bounded: anything
 // that deviates from the S3EC specification (awslabs/aws-encryption-sdk-specification,
 // s3-encryption/data-format/) is malformed, as an S3EC reader would refuse it too.
-import { DecryptionError, EnvelopeError } from '../errors.js';
-import { quoteUntrusted } from '../untrusted-text.js';
+import { DecryptionError, EnvelopeError } from '../../errors.js';
+import { quoteUntrusted } from '../../untrusted-text.js';
 
 /** V3's compressed content algorithm `115`: ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY (suite 0x0073). */
 export const S3EC_COMMITTING_SUITE = 'ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY';
@@ -44,23 +44,38 @@ const WRAP_ALGORITHMS_V2 = new Set(['AES/GCM', 'AESWrap', 'kms+context', 'kms', 
 const WRAP_ALGORITHMS_V3: Readonly<Record<string, string>> = { '02': 'AES/GCM', '12': 'kms+context', '22': 'RSA-OAEP-SHA1' };
 const CONTENT_ALGORITHMS: Readonly<Record<string, string>> = { [S3EC_GCM]: S3EC_GCM, [S3EC_CBC]: S3EC_CBC, '115': S3EC_COMMITTING_SUITE };
 
+export const S3EC_INSTRUCTION_FILE_SUFFIX = '.instruction';
+
 const V1_KEYS = ['x-amz-key', 'x-amz-iv', 'x-amz-matdesc', 'x-amz-unencrypted-content-length'];
 const V2_KEYS = ['x-amz-key-v2', 'x-amz-iv', 'x-amz-matdesc', 'x-amz-wrap-alg', 'x-amz-cek-alg', 'x-amz-tag-len', 'x-amz-unencrypted-content-length'];
 const V3_KEYS = ['x-amz-c', 'x-amz-3', 'x-amz-d', 'x-amz-i', 'x-amz-w', 'x-amz-m', 'x-amz-t'];
 const V12_KEYS = new Set([...V1_KEYS, ...V2_KEYS].filter((key) => key !== 'x-amz-unencrypted-content-length'));
-const ALL_KEYS = new Set([...V1_KEYS, ...V2_KEYS, ...V3_KEYS, 'x-amz-crypto-instr-file']);
-const INSTRUCTION_FILE_MARKER = 'x-amz-crypto-instr-file';
+/** @internal Every S3EC metadata name, as the specification spells it (lower case). */
+export const S3EC_METADATA_NAMES: ReadonlySet<string> = new Set([...V1_KEYS, ...V2_KEYS, ...V3_KEYS, 'x-amz-crypto-instr-file']);
+const ALL_KEYS = S3EC_METADATA_NAMES;
+/** @internal Metadata of an instruction file object (a name with an empty value). */
+export const INSTRUCTION_FILE_MARKER = 'x-amz-crypto-instr-file';
+/** @internal V3 names that must stay in the object metadata, never in an instruction file. */
+export const V3_OBJECT_ONLY_KEYS: readonly string[] = ['x-amz-c', 'x-amz-d', 'x-amz-i'];
+/** @internal V3 names an instruction file holds for its object. */
+export const V3_INSTRUCTION_FILE_KEYS: readonly string[] = ['x-amz-3', 'x-amz-w', 'x-amz-m', 'x-amz-t'];
+/** @internal Names only V1 and V2 content metadata uses. */
+export const V1_V2_KEYS: ReadonlySet<string> = new Set([...V1_KEYS, ...V2_KEYS]);
+/** Bytes of a V3 message id (`x-amz-i`) and of a V3 key commitment (`x-amz-d`). */
+export const S3EC_MESSAGE_ID_LENGTH = 28;
+export const S3EC_COMMITMENT_LENGTH = 28;
 
 const MAX_BASE64 = 8192;
 const MAX_JSON_BYTES = 8192;
 const MAX_JSON_ENTRIES = 64;
 
-function malformed(detail: string): EnvelopeError {
+/** @internal The error of every deviation from the S3EC metadata rules. */
+export function malformed(detail: string): EnvelopeError {
   return new EnvelopeError('ERR_ENVELOPE_MALFORMED', `S3 Encryption Client metadata is malformed: ${detail}`);
 }
 
-/** The S3EC entries of `metadata`, by lower-cased name (S3 lower-cases them; a hostile store may not). */
-function s3ecEntries(metadata: Readonly<Record<string, string>>): Map<string, string> {
+/** @internal The S3EC entries of `metadata`, by lower-cased name (S3 lower-cases them; a hostile store may not). */
+export function s3ecEntries(metadata: Readonly<Record<string, string>>): Map<string, string> {
   const entries = new Map<string, string>();
   for (const [name, value] of Object.entries(metadata)) {
     const lower = name.toLowerCase();
@@ -71,7 +86,14 @@ function s3ecEntries(metadata: Readonly<Record<string, string>>): Map<string, st
   return entries;
 }
 
-/** S3 stores non-ASCII metadata as one RFC 2047 encoded word (`=?UTF-8?B?…?=` or `=?UTF-8?Q?…?=`): the "double encoding". */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * S3 returns non-ASCII metadata as one RFC 2047 encoded word (`=?UTF-8?B?…?=` or `=?UTF-8?Q?…?=`),
+ * and "double encodes" it: the word carries the UTF-8 of the original UTF-8 bytes read as Latin-1.
+ * The official clients (Java ContentMetadataDecodingStrategy, Go customS3Decoder) undo both; so does
+ * this, and it keeps a singly encoded word (another store) whose Latin-1 reading is not UTF-8.
+ */
 function decodeS3Text(value: string): string {
   const word = /^=\?UTF-8\?([BQ])\?([^?]*)\?=$/i.exec(value);
   if (!word) return value;
@@ -80,16 +102,27 @@ function decodeS3Text(value: string): string {
     encoding.toUpperCase() === 'B'
       ? Buffer.from(text, 'base64')
       : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
-  return bytes.toString('utf8');
+  const once = bytes.toString('utf8');
+  if (!/[\u0080-\u00ff]/.test(once) || /[^\u0000-\u00ff]/.test(once)) return once;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(once, 'latin1'));
+  } catch {
+    return once;
+  }
+}
+
+/** @internal The bytes of a base64 metadata value; malformed unless canonical base64 of at most 8192 characters. */
+export function base64Bytes(value: string, name: string): Buffer {
+  if (value.length === 0 || value.length > MAX_BASE64 || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw malformed(`${name} is not base64`);
+  return Buffer.from(value, 'base64');
 }
 
 function base64Length(value: string, name: string): number {
-  if (value.length === 0 || value.length > MAX_BASE64 || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw malformed(`${name} is not base64`);
-  return Buffer.from(value, 'base64').length;
+  return base64Bytes(value, name).length;
 }
 
-/** A JSON object of strings (material description, encryption context), bounded. */
-function stringMap(value: string, name: string): Readonly<Record<string, string>> {
+/** @internal A JSON object of strings (material description, encryption context), bounded. */
+export function stringMap(value: string, name: string): Readonly<Record<string, string>> {
   const text = decodeS3Text(value);
   if (Buffer.byteLength(text) > MAX_JSON_BYTES) throw malformed(`${name} is larger than ${MAX_JSON_BYTES} bytes`);
   let parsed: unknown;
@@ -158,8 +191,10 @@ function parseV3(entries: Map<string, string>): S3ecContentMetadata {
   const content = required(entries, 'x-amz-c', 'V3');
   const contentAlgorithm = CONTENT_ALGORITHMS[content];
   if (contentAlgorithm === undefined) throw malformed(`x-amz-c ${quoteUntrusted(content)} is not a content algorithm`);
-  base64Length(required(entries, 'x-amz-d', 'V3'), 'x-amz-d');
-  base64Length(required(entries, 'x-amz-i', 'V3'), 'x-amz-i');
+  for (const [name, expected] of [['x-amz-d', S3EC_COMMITMENT_LENGTH], ['x-amz-i', S3EC_MESSAGE_ID_LENGTH]] as const) {
+    const length = base64Length(required(entries, name, 'V3'), name);
+    if (length !== expected) throw malformed(`${name} is ${length} bytes, not ${expected}`);
+  }
   const wrapped = entries.get('x-amz-3');
   const wrap = entries.get('x-amz-w');
   const common = { kind: 'object', formatVersion: 3, contentAlgorithm, ...claimedLength(entries) } as const;
@@ -192,7 +227,11 @@ function parseV3(entries: Map<string, string>): S3ecContentMetadata {
  * `ERR_ENVELOPE_MALFORMED` for S3EC metadata that deviates from the specification.
  */
 export function parseS3ecMetadata(metadata: Readonly<Record<string, string>> | undefined): S3ecContentMetadata | S3ecInstructionFile | undefined {
-  const entries = s3ecEntries(metadata ?? {});
+  return describeS3ecEntries(s3ecEntries(metadata ?? {}));
+}
+
+/** @internal {@link parseS3ecMetadata} of entries already collected (object metadata, or an instruction file merged with it). */
+export function describeS3ecEntries(entries: Map<string, string>): S3ecContentMetadata | S3ecInstructionFile | undefined {
   if (entries.size === 0) return undefined;
   const wrappedKeys = ['x-amz-key', 'x-amz-key-v2', 'x-amz-3'].filter((key) => entries.has(key));
   if (wrappedKeys.length > 1) throw malformed(`more than one wrapped key (${wrappedKeys.join(', ')})`);
