@@ -103,7 +103,8 @@ function decodeS3Text(value: string): string {
       ? Buffer.from(text, 'base64')
       : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   const once = bytes.toString('utf8');
-  if (!/[\u0080-\u00ff]/.test(once) || /[^\u0000-\u00ff]/.test(once)) return once;
+  const codes = [...once].map((char) => char.codePointAt(0) as number);
+  if (!codes.some((code) => code > 0x7f) || codes.some((code) => code > 0xff)) return once;
   try {
     return STRICT_UTF8.decode(Buffer.from(once, 'latin1'));
   } catch {
