@@ -77,6 +77,9 @@ const EXIT_CODE_OF_ERROR_CODE: Readonly<Record<S3CryptErrorCode, ExitCode>> = {
   ERR_BRANCH_KEY_NOT_FOUND: ExitCode.Key,
   ERR_BRANCH_KEY_INVALID: ExitCode.Key,
   ERR_BRANCH_KEY_STORE_FAILED: ExitCode.Key,
+  // An S3 Encryption Client object this client may not read (no s3ec option), or a range of one that cannot be authenticated.
+  ERR_S3EC_DISABLED: ExitCode.Integrity,
+  ERR_S3EC_RANGE_UNAUTHENTICATED: ExitCode.Integrity,
   // Neither: a concurrent writer (a rerun handles it), multipart bookkeeping, the audit sink.
   ERR_OBJECT_CHANGED: ExitCode.Unexpected,
   ERR_UNKNOWN_UPLOAD: ExitCode.Unexpected,

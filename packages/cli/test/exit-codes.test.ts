@@ -49,6 +49,8 @@ const EXPECTED: Record<S3CryptErrorCode, ExitCode> = {
   ERR_BRANCH_KEY_NOT_FOUND: 5,
   ERR_BRANCH_KEY_INVALID: 5,
   ERR_BRANCH_KEY_STORE_FAILED: 5,
+  ERR_S3EC_DISABLED: 4,
+  ERR_S3EC_RANGE_UNAUTHENTICATED: 4,
 };
 
 /** The members of the S3CryptErrorCode union, read from the client's source. */

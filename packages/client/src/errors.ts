@@ -77,7 +77,10 @@ export type S3CryptErrorCode =
   // The hierarchical keyring's branch key store (@s3crypt/hierarchical-keyring)
   | 'ERR_BRANCH_KEY_NOT_FOUND'
   | 'ERR_BRANCH_KEY_INVALID'
-  | 'ERR_BRANCH_KEY_STORE_FAILED';
+  | 'ERR_BRANCH_KEY_STORE_FAILED'
+  // Objects of the AWS S3 Encryption Client
+  | 'ERR_S3EC_DISABLED'
+  | 'ERR_S3EC_RANGE_UNAUTHENTICATED';
 
 /**
  * Base class of every s3crypt error.
@@ -348,6 +351,27 @@ export class CustomerKeyError extends S3CryptError {
 
   constructor(code: 'ERR_CUSTOMER_KEY_REQUIRED' | 'ERR_CUSTOMER_KEY_MISMATCH' | 'ERR_CUSTOMER_KEY_NOT_APPLICABLE', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/**
+ * An object written by the AWS S3 Encryption Client that this client may not read as asked: the
+ * client has no `s3ec` option (`ERR_S3EC_DISABLED`; reading that format is an explicit opt-in), or a
+ * ranged GET asked for bytes that cannot be authenticated (`ERR_S3EC_RANGE_UNAUTHENTICATED`: the
+ * format's one tag covers the whole object; read it whole, or opt into `s3ec.unauthenticatedRanges`).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof S3ecError && err.code === 'ERR_S3EC_RANGE_UNAUTHENTICATED') body = await readWhole(key);
+ * ```
+ */
+export class S3ecError extends S3CryptError {
+  static {
+    brand(this, 'S3ecError');
+  }
+
+  constructor(code: 'ERR_S3EC_DISABLED' | 'ERR_S3EC_RANGE_UNAUTHENTICATED', message: string) {
+    super(code, message);
   }
 }
 

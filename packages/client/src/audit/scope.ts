@@ -256,9 +256,9 @@ export class ReadAudit {
     this.#keks = keksOf(edks);
   }
 
-  /** The object authenticated as `objectId`: the unwrap succeeded. */
-  async authenticated(objectId: string): Promise<void> {
-    await this.#end({ operation: 'unwrap', outcome: 'success', objectId });
+  /** The object authenticated as `objectId` (formats without an identity: none): the unwrap succeeded. */
+  async authenticated(objectId?: string): Promise<void> {
+    await this.#end({ operation: 'unwrap', outcome: 'success', ...(objectId !== undefined ? { objectId } : {}) });
   }
 
   /** The read failed or was refused with `error`; only the first outcome of a read is recorded. */

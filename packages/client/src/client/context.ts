@@ -7,6 +7,7 @@ import { quoteUntrusted } from '../untrusted-text.js';
 import type { ResolvedKeyPolicy } from './key-policy.js';
 import type { MultipartUploads } from './multipart-state.js';
 import type { PlaintextReadPolicy } from './plaintext-reads.js';
+import type { ResolvedS3ecOptions } from './s3ec-options.js';
 
 /** Which keyring wraps and unwraps an object's data key, and which wrapped keys a read may try. */
 export interface ObjectKeys {
@@ -32,6 +33,8 @@ export interface HandlerContext extends ObjectKeys {
   /** Which objects without an envelope may be read as plaintext (the caller's `allowPlaintextReads`). */
   readonly plaintextReads: PlaintextReadPolicy;
   readonly uploads: MultipartUploads;
+  /** Objects of the AWS S3 Encryption Client are read as this says; undefined: they are refused. */
+  readonly s3ec?: ResolvedS3ecOptions;
   /** The audit scope of the current `send`, when the client audits. */
   readonly audit?: AuditScope;
 }

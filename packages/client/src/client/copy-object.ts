@@ -25,7 +25,8 @@ import { wrapDataKey } from './materials.js';
 import { namingObject, objectRefOf } from './object-errors.js';
 import { s3cryptInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
-import { openObject, type PlaintextObject } from './read-object.js';
+import { openAnyObject, type PlaintextObject } from './read-object.js';
+import { authenticateS3ecObject, s3ecMetadataOf, type OpenedS3ecObject } from './s3ec-read.js';
 import { discardBody } from './store-response.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
@@ -77,7 +78,8 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
   const sourceContext = s3crypt.sourceEncryptionContext ?? s3crypt.encryptionContext;
   // The source is read under its own keys (a customer key of its own, or the client's) when they differ.
   const sourceCtx = ctx.source ? { ...ctx, ...ctx.source } : ctx;
-  const opened = await openObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) });
+  const opened = await openAnyObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) }, true);
+  if ('format' in opened) return copyS3ecObject(sourceCtx, input, request, opened, options);
   if (!opened.encrypted) return copyPlaintext(ctx, input, request, opened, options, s3crypt);
   try {
     // Nothing is written before every stored byte of the source has authenticated.
@@ -192,4 +194,37 @@ async function copyPlaintext(
   } finally {
     discardBody(response);
   }
+}
+
+/**
+ * An AWS S3 Encryption Client source: authenticated whole (nothing written otherwise), then copied in
+ * the store as it is, metadata (and instruction file) included: that format does not bind an object
+ * to its key, so the copy reads as the source does. Converting it to s3crypt's format is a rewrite
+ * (rotateKeys with mode 'reencrypt'), not a copy.
+ */
+async function copyS3ecObject(ctx: HandlerContext, input: CopyObjectCommandInput, request: GetObjectCommandInput, opened: OpenedS3ecObject, options: SendOptions): Promise<CopyObjectCommandOutput> {
+  const sourceObject = objectRefOf(request, opened.response.VersionId);
+  await authenticateS3ecObject(ctx, opened, options).catch((error: unknown) => {
+    throw namingObject(error, sourceObject);
+  });
+  const verifiedETag = opened.response.ETag;
+  if (verifiedETag === undefined) throw namingObject(new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the ETag of the copy source'), sourceObject);
+  const s3ecMetadata = s3ecMetadataOf(opened.response.Metadata);
+  const replace = input.MetadataDirective === 'REPLACE';
+  const output = await ctx.inner
+    .send(
+      new CopyObjectCommand({
+        ...input,
+        // A caller's new metadata cannot drop the content metadata the copy needs to be read.
+        ...(replace ? { Metadata: { ...input.Metadata, ...s3ecMetadata } } : {}),
+        CopySourceIfMatch: verifiedETag,
+      }),
+      options,
+    )
+    .catch(rethrowPinned);
+  if (opened.envelope.instructionFile) {
+    const { Bucket, Key } = request;
+    await ctx.inner.send(new CopyObjectCommand({ Bucket: input.Bucket, Key: `${String(input.Key)}.instruction`, CopySource: `${String(Bucket)}/${encodeURIComponent(`${String(Key)}.instruction`)}` }), options);
+  }
+  return withObjectInfo(output, { encrypted: true, format: 's3ec', formatVersion: opened.envelope.formatVersion });
 }

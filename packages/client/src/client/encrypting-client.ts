@@ -21,6 +21,7 @@ import { rejectionNamingObject } from './object-errors.js';
 import { operationName } from './operation.js';
 import { plaintextReadPolicy, type PlaintextReadSelection } from './plaintext-reads.js';
 import { putObject } from './put-object.js';
+import { resolveS3ecOptions, type S3ecOptions } from './s3ec-options.js';
 
 /**
  * @example
@@ -75,6 +76,12 @@ export interface EncryptingS3ClientOptions {
    * customer key opens the object.
    */
   readonly customerKeyEscrow?: boolean;
+  /**
+   * Read objects written by the AWS S3 Encryption Client (its format V3, and V2/V1 as the commitment
+   * policy allows), through GetObject, HeadObject and CopyObject. Default: such objects are refused
+   * with `ERR_S3EC_DISABLED`. See docs/INTEROP.md.
+   */
+  readonly s3ec?: S3ecOptions;
 }
 
 interface SendableCommand {
@@ -156,6 +163,7 @@ export class EncryptingS3Client {
       throw new TypeError("EncryptingS3Client: customerKeys must be 'client-side' or 'store'");
     }
     if (options.customerKeyEscrow !== undefined && typeof options.customerKeyEscrow !== 'boolean') throw new TypeError('EncryptingS3Client: customerKeyEscrow must be a boolean');
+    const s3ec = resolveS3ecOptions(options.s3ec);
     this.#customerKeys = options.customerKeys ?? 'client-side';
     this.#customerKeyEscrow = options.customerKeyEscrow ?? false;
     this.#audit = options.audit === undefined ? undefined : new AuditEmitter(resolveAuditOptions(options.audit), options.client.config?.credentials);
@@ -166,6 +174,7 @@ export class EncryptingS3Client {
       ...(options.signingKey ? { signingKey: options.signingKey, signerId: signerIdOf(options.signingKey) } : {}),
       segmentSize,
       plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
+      ...(s3ec ? { s3ec } : {}),
       uploads: new MultipartUploads(),
     };
     registerInternals(this, { context: this.#context, audit: this.#audit, customerKeys: this.#customerKeys, customerKeyEscrow: this.#customerKeyEscrow });

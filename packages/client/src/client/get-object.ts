@@ -11,7 +11,8 @@ import { partRange, resolveRange, type PlainRange } from './range.js';
 import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
 import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
-import { openObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { discardBody, exactly, expectRange } from './store-response.js';
@@ -87,7 +88,7 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
 async function getPlaintext(ctx: HandlerContext, input: GetObjectCommandInput, plain: PlaintextObject, options: SendOptions): Promise<GetObjectCommandOutput> {
   const response = await ctx.inner.send(new GetObjectCommand({ ...input, ...(plain.etag ? { IfMatch: plain.etag } : {}) }), options).catch(rethrowPinned);
   try {
-    if (findEnvelope(response.Metadata) !== undefined) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
+    if (findEnvelope(response.Metadata) !== undefined || isS3ecObject(response.Metadata)) throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
     await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
   } catch (error) {
     discardBody(response);
@@ -101,7 +102,8 @@ export function getObject(ctx: HandlerContext, input: GetObjectCommandInput, opt
 }
 
 async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<GetObjectCommandOutput> {
-  const opened = await openObject(ctx, input, options, request);
+  const opened = await openAnyObject(ctx, input, options, request, true);
+  if ('format' in opened) return getS3ecObject(ctx, input, opened, options);
   if (!opened.encrypted) return getPlaintext(ctx, input, opened, options);
   const object = objectRefOf(input, opened.response.VersionId)!;
   let body: Readable;
@@ -125,4 +127,31 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
     $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
   };
   return withObjectInfo(output, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
+}
+
+/** An AWS S3 Encryption Client object: whole (released as the `s3ec` option says), or a range only by opt-in. */
+async function getS3ecObject(ctx: HandlerContext, input: GetObjectCommandInput, opened: OpenedS3ecObject, options: SendOptions): Promise<GetObjectCommandOutput> {
+  const object = objectRefOf(input, opened.response.VersionId)!;
+  let body: Readable;
+  let range: PlainRange;
+  try {
+    if (input.Range !== undefined && input.PartNumber !== undefined) throw new TypeError('GetObject: Range and PartNumber cannot be combined');
+    // Parts of a multipart S3EC upload are not units of its format: a part number is a range too.
+    if (input.PartNumber !== undefined) throw unauthenticatedRangeRefused(opened);
+    range = input.Range === undefined ? { start: 0, end: opened.plaintextLength, whole: true } : resolveRange(input.Range, opened.plaintextLength);
+    if (!range.whole && !(ctx.s3ec?.unauthenticatedRanges ?? false)) throw unauthenticatedRangeRefused(opened);
+    body = streamNamingObject(range.whole ? await s3ecPlaintext(ctx, opened, options) : await s3ecUnauthenticatedRange(ctx, opened, range.start, range.end, options), object);
+  } catch (error) {
+    opened.cipher.key.fill(0);
+    throw namingObject(error, object);
+  }
+  const partial = !range.whole;
+  const output: GetObjectCommandOutput = {
+    ...plaintextView(withoutS3ecMetadata(opened.response)),
+    ContentLength: range.end - range.start,
+    ...(partial ? { ContentRange: `bytes ${range.start}-${range.end - 1}/${opened.plaintextLength}` } : {}),
+    Body: sdkStreamMixin(body),
+    $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
+  };
+  return withObjectInfo(output, { encrypted: true, format: 's3ec', formatVersion: opened.envelope.formatVersion });
 }

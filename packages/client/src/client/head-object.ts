@@ -5,7 +5,8 @@ import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
 import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
-import { objectSelector, openObject } from './read-object.js';
+import { objectSelector, openAnyObject, openObject } from './read-object.js';
+import { isS3ecObject, withoutS3ecMetadata } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 
@@ -22,6 +23,13 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
 
 async function headObjectOnce(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<HeadObjectCommandOutput> {
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
+  if (findEnvelope(head.Metadata) === undefined && isS3ecObject(head.Metadata)) {
+    const opened = await openAnyObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request, true).catch(rethrowPinned);
+    if (!('format' in opened)) throw new NotEncryptedError('the object changed while it was being read');
+    // The length is the stored one less the tag: authenticated only by a whole read, as for any S3EC reader.
+    opened.cipher.key.fill(0);
+    return withObjectInfo({ ...plaintextView(withoutS3ecMetadata(head)), ContentLength: opened.plaintextLength }, { encrypted: true, format: 's3ec', formatVersion: opened.envelope.formatVersion });
+  }
   if (findEnvelope(head.Metadata) === undefined) {
     await checkPlaintextRead(ctx.plaintextReads, String(input.Bucket), String(input.Key), head.Metadata, { scope: ctx.audit, versionId: head.VersionId });
     return withObjectInfo(head, { encrypted: false });

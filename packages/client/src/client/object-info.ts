@@ -12,7 +12,9 @@
 export interface S3CryptObjectInfo {
   /** False when the object had no envelope and was read as plaintext because the caller's selection allows it. */
   readonly encrypted: boolean;
-  /** The object's format version (1 or 2); absent for plaintext. */
+  /** `s3ec` for an object written by the AWS S3 Encryption Client; absent for s3crypt's own format and plaintext. */
+  readonly format?: 's3ec';
+  /** The object's format version (s3crypt 1 or 2; S3EC 1, 2 or 3); absent for plaintext. */
   readonly formatVersion?: number;
   /**
    * The object's authenticated identity (base64url): the same for every read of one write, different

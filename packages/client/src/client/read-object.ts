@@ -3,7 +3,7 @@
 // the trailer are authenticated, and the stored length is checked, all before any body byte is used.
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput, type HeadObjectCommandInput } from '@aws-sdk/client-s3';
 import type { ReadAudit } from '../audit/scope.js';
-import { DecryptionError, KeyPolicyError, ObjectIdentityError } from '../errors.js';
+import { DecryptionError, KeyPolicyError, ObjectIdentityError, S3ecError, UnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, parseEnvelope, type Envelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
@@ -16,6 +16,7 @@ import { namingObject, objectRefOf } from './object-errors.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { rethrowPinned } from './replaced-object.js';
+import { isS3ecObject, openS3ecObject, type OpenedS3ecObject } from './s3ec-read.js';
 import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
 
 /**
@@ -104,10 +105,24 @@ export async function openObject(
   options: SendOptions,
   request: S3CryptRequestOptions = {},
 ): Promise<OpenedObject | PlaintextObject> {
+  return openAnyObject(ctx, input, options, request, false) as Promise<OpenedObject | PlaintextObject>;
+}
+
+/**
+ * {@link openObject}, and with `foreign` also objects of the AWS S3 Encryption Client (when the
+ * client's `s3ec` option reads them). Without `foreign` such an object is refused before any key call.
+ */
+export async function openAnyObject(
+  ctx: HandlerContext,
+  input: GetObjectCommandInput,
+  options: SendOptions,
+  request: S3CryptRequestOptions,
+  foreign: boolean,
+): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
   // The object is named here, not by the command: a copy reads its source through this function.
-  return openStored(ctx, input, bucket, key, options, request).catch((error: unknown) => {
+  return openStored(ctx, input, bucket, key, options, request, foreign).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input));
   });
 }
@@ -119,7 +134,8 @@ async function openStored(
   key: string,
   options: SendOptions,
   request: S3CryptRequestOptions,
-): Promise<OpenedObject | PlaintextObject> {
+  foreign: boolean,
+): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
   const { ResponseCacheControl, ResponseContentDisposition, ResponseContentEncoding, ResponseContentLanguage, ResponseContentType, ResponseExpires } = input;
@@ -137,6 +153,11 @@ async function openStored(
   }
   // Metadata first: an object that may not be read is not read at all.
   const envelopeValue = findEnvelope(response.Metadata);
+  if (envelopeValue === undefined && isS3ecObject(response.Metadata)) {
+    return openForeign(ctx, input, response, options, request, foreign).catch((error: unknown) => {
+      throw namingObject(error, objectRefOf(input, response.VersionId));
+    });
+  }
   if (envelopeValue === undefined) {
     discardBody(response);
     await checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
@@ -145,6 +166,37 @@ async function openStored(
   return openEncrypted(ctx, input, response, envelopeValue, options, request).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input, response.VersionId));
   });
+}
+
+/**
+ * An AWS S3 Encryption Client object behind the first response: opened (one audit event, as any
+ * read) when the caller handles that format and the client reads it; refused before any key call
+ * otherwise. Never mistaken for plaintext, whatever the plaintext selection says.
+ */
+async function openForeign(ctx: HandlerContext, input: GetObjectCommandInput, response: GetObjectCommandOutput, options: SendOptions, request: S3CryptRequestOptions, foreign: boolean): Promise<OpenedS3ecObject> {
+  const name = objectName(String(input.Bucket), String(input.Key));
+  if (!foreign || !ctx.s3ec) {
+    discardBody(response);
+    if (!ctx.s3ec) throw new S3ecError('ERR_S3EC_DISABLED', `${name} was written by the AWS S3 Encryption Client; reading it needs the client's s3ec option`);
+    throw new UnsupportedFormatError(`${name} was written by the AWS S3 Encryption Client; this operation reads s3crypt objects only (GetObject, HeadObject and CopyObject read both)`);
+  }
+  let first: ResponseBytes & { bytes: Buffer };
+  try {
+    const expected = expectSuffix(response, TAIL_FETCH_LENGTH, name);
+    first = { ...expected, bytes: await readExactly(response, expected.length, name) };
+  } catch (error) {
+    discardBody(response);
+    throw error;
+  }
+  const audit = ctx.audit?.read(String(input.Bucket), String(input.Key), response.VersionId);
+  try {
+    const opened = await openS3ecObject(ctx, input, response, first, options, request, audit);
+    await audit?.authenticated();
+    return opened;
+  } catch (error) {
+    await audit?.failed(error);
+    throw error;
+  }
 }
 
 /**
