@@ -6,7 +6,8 @@
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EncryptingS3Client, S3CryptError, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
+import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, s3cryptInfo, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
+import { randomBytes } from 'node:crypto';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
@@ -189,6 +190,29 @@ describe('tampered S3EC objects fail on our side with typed errors', () => {
     expect(twoPass).toBe('ERR_DECRYPTION_FAILED');
     const delayed = await reader({ singlePassLimit: 0, delayedAuthentication: true }).send(new GetObjectCommand({ Bucket: bucket, Key: 'tampered/late-byte' }));
     expect(await codeOf(delayed.Body!.transformToByteArray())).toBe('ERR_DECRYPTION_FAILED');
+  });
+});
+
+describe('migrating a bucket from the S3 Encryption Client to s3crypt', () => {
+  it('rotateKeys with convertS3ec rewrites S3EC objects in s3crypt format; without it they are skipped, never taken for plaintext', async () => {
+    const converting = await writePeerObjects(servers, { bucket, kmsKeyId: keyArn, sizes: [17, 6 * MiB], formats: ['v3', 'v2'], prefix: 'convert/', multipartFrom: 64 * MiB });
+    const target = new RawAesKeyring({ keyName: 's3crypt-2026', masterKey: randomBytes(32) });
+    const client = reader({ commitmentPolicy: 'require-encrypt-allow-decrypt' }, { keyring: new MultiKeyring({ generator: target, decryptOnly: [new AwsKmsKeyring({ keyId: keyArn, client: kms })] }) });
+    // A plaintext migration leaves them alone: they are encrypted already.
+    const migrate = await rotateKeys(client, { bucket, prefix: 'convert/', to: target, migratePlaintext: true });
+    expect(migrate).toMatchObject({ rotated: 0, skippedBy: { 's3ec-object': converting.length } });
+    const converted = await rotateKeys(client, { bucket, prefix: 'convert/', to: target, convertS3ec: true });
+    expect(converted).toMatchObject({ rotated: converting.length, failed: 0 });
+    const s3cryptOnly = new EncryptingS3Client({ client: plain, keyring: target });
+    for (const object of converting) {
+      const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: object.key }));
+      expect(Object.keys(head.Metadata ?? {}).filter((name) => name.startsWith('x-amz-')), object.key).toEqual([]);
+      const out = await s3cryptOnly.send(new GetObjectCommand({ Bucket: bucket, Key: object.key }));
+      expect(Buffer.from(await out.Body!.transformToByteArray()).equals(object.plaintext), object.key).toBe(true);
+      expect(s3cryptInfo(out)).toMatchObject({ encrypted: true, formatVersion: 2 });
+    }
+    // Idempotent: a second run finds s3crypt objects under the target.
+    expect(await rotateKeys(client, { bucket, prefix: 'convert/', to: target, convertS3ec: true })).toMatchObject({ rotated: 0, skippedBy: { 'already-rotated': converting.length } });
   });
 });
 

@@ -1,7 +1,7 @@
 // Rewriting an object in place with a fresh data key: its plaintext (decrypted and authenticated
 // through the client, or, for a migration, read as stored) streamed back through the client's own
 // encrypting upload, conditional on the ETag that was read so a concurrent writer is never overwritten.
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
@@ -11,15 +11,21 @@ import { uploadEncrypted } from '../client/encrypted-upload.js';
 import { getObject } from '../client/get-object.js';
 import { s3cryptInfo } from '../client/object-info.js';
 import { discardBody } from '../client/store-response.js';
+import { isS3ecObject, withoutS3ecMetadata } from '../client/s3ec-read.js';
+import { parseS3ecMetadata, S3EC_INSTRUCTION_FILE_SUFFIX, type S3ecContentMetadata } from '../format/s3ec/metadata.js';
 import { preservedHeaders, type CopySourceObject } from './in-place-copy.js';
 
+/** What a rewrite reads: an s3crypt object, an AWS S3 Encryption Client object (both decrypted), or plaintext. */
+export type RewriteSource = 's3crypt' | 's3ec' | 'plaintext';
+
 /** The object's plaintext as a stream of known length: decrypted, or as stored for a plaintext object. */
-async function plaintextOf(ctx: HandlerContext, source: CopySourceObject, encrypted: boolean, context: EncryptionContext | undefined, options: SendOptions) {
+async function plaintextOf(ctx: HandlerContext, source: CopySourceObject, kind: RewriteSource, context: EncryptionContext | undefined, options: SendOptions) {
   const request = { Bucket: source.bucket, Key: source.key, VersionId: source.head.VersionId, IfMatch: source.head.ETag };
+  const encrypted = kind !== 'plaintext';
   const response = encrypted
     ? await getObject(ctx, request, options, context ? { encryptionContext: context } : {})
     : await ctx.inner.send(new GetObjectCommand(request), options);
-  if (!encrypted && findEnvelope(response.Metadata) !== undefined) {
+  if (!encrypted && (findEnvelope(response.Metadata) !== undefined || isS3ecObject(response.Metadata))) {
     discardBody(response);
     throw new DecryptionError('ERR_OBJECT_MALFORMED', 'the store answered a pinned read with different metadata');
   }
@@ -33,29 +39,33 @@ async function plaintextOf(ctx: HandlerContext, source: CopySourceObject, encryp
 
 /**
  * Writes `source` again under `target` with a fresh data key, keeping its metadata, headers and tags.
- * `encrypted`: the source is an s3crypt object (else a plaintext one being migrated).
+ * `kind` says what the source is; an S3EC source loses its content metadata and instruction file.
  */
 export async function rewriteInPlace(
   ctx: HandlerContext,
   source: CopySourceObject,
-  encrypted: boolean,
+  kind: RewriteSource,
   target: Keyring,
   context: EncryptionContext | undefined,
   options: SendOptions,
 ): Promise<{ ETag?: string | undefined; VersionId?: string | undefined; objectId?: string | undefined }> {
   const Tagging = await source.tagging();
-  const { body, length } = await plaintextOf(ctx, source, encrypted, context, options);
+  const { body, length } = await plaintextOf(ctx, source, kind, context, options);
   try {
     const input = {
       Bucket: source.bucket,
       Key: source.key,
       // Written only over the very object that was read.
       IfMatch: source.head.ETag,
-      Metadata: withoutEnvelope(source.head.Metadata),
+      Metadata: kind === 's3ec' ? withoutS3ecMetadata(source.head).Metadata : withoutEnvelope(source.head.Metadata),
       Tagging,
       ...preservedHeaders(source.head),
     };
     const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, context ? { encryptionContext: context } : {});
+    // The instruction file described the object that was just replaced; the official clients delete it with the object.
+    if (kind === 's3ec' && parseS3ecMetadata(source.head.Metadata)?.kind === 'object' && (parseS3ecMetadata(source.head.Metadata) as S3ecContentMetadata).instructionFile) {
+      await ctx.inner.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.key}${S3EC_INSTRUCTION_FILE_SUFFIX}` }), options);
+    }
     return { ETag: written.ETag, VersionId: written.VersionId, objectId: s3cryptInfo(written)?.objectId };
   } finally {
     body.destroy();

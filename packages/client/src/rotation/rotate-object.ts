@@ -19,6 +19,7 @@ import { openObject } from '../client/read-object.js';
 import { changedMeanwhile, copyInPlace, copySource, MAX_COPY_OBJECT_LENGTH, type CopySourceObject } from './in-place-copy.js';
 import { failureReason, type FailureReason } from '../bulk/failure.js';
 import { rewriteInPlace } from './rewrite-in-place.js';
+import { isS3ecObject } from '../client/s3ec-read.js';
 
 /**
  * Which objects a rotation takes, beyond the prefix it lists. Every condition given must hold.
@@ -68,6 +69,13 @@ export interface RotateObjectOptions extends RotationSelection {
   readonly rewrittenSince?: Date;
   /** Objects without an s3crypt envelope are encrypted in place under `to` (a migration). Default false: they are skipped. */
   readonly migratePlaintext?: boolean;
+  /**
+   * Objects written by the AWS S3 Encryption Client are rewritten in s3crypt's format under `to`
+   * (method `convert`): read, authenticated and decrypted through the client (which needs its `s3ec`
+   * option), written with a fresh data key, their instruction file removed. Default false: they are
+   * skipped (`s3ec-object`). `fromKeks` does not select them (their KMS key is not named in them).
+   */
+  readonly convertS3ec?: boolean;
   /** The caller encryption context the objects were written with, if any (fixed, or per object). */
   readonly encryptionContext?: EncryptionContext | ((object: RotationObject) => EncryptionContext | undefined);
   /** Report what would change, write nothing (and call no keyring). */
@@ -100,7 +108,7 @@ export interface KekName {
 }
 
 /** Why an object was left alone. */
-export type RotationSkipReason = 'already-rotated' | 'not-selected' | 'not-encrypted' | 'noncurrent-version' | 'not-found';
+export type RotationSkipReason = 'already-rotated' | 'not-selected' | 'not-encrypted' | 'noncurrent-version' | 'not-found' | 's3ec-object';
 
 /**
  * What happened to one object.
@@ -112,7 +120,7 @@ export type RotationSkipReason = 'already-rotated' | 'not-selected' | 'not-encry
  * ```
  */
 export type ObjectRotation =
-  | (RotationObject & { readonly outcome: 'rotated' | 'would-rotate'; readonly method: 'rewrap' | 'reencrypt' | 'migrate'; readonly from: readonly KekName[]; readonly to?: readonly KekName[]; readonly objectId?: string | undefined; readonly newVersionId?: string | undefined })
+  | (RotationObject & { readonly outcome: 'rotated' | 'would-rotate'; readonly method: 'rewrap' | 'reencrypt' | 'migrate' | 'convert'; readonly from: readonly KekName[]; readonly to?: readonly KekName[]; readonly objectId?: string | undefined; readonly newVersionId?: string | undefined })
   | (RotationObject & { readonly outcome: 'skipped'; readonly reason: RotationSkipReason })
   | (RotationObject & { readonly outcome: 'failed'; readonly reason: FailureReason });
 
@@ -148,13 +156,19 @@ async function decide(
   source: CopySourceObject,
   options: RotateObjectOptions,
   targetKeks: readonly KekMatcher[],
-): Promise<{ skip: RotationSkipReason } | { method: 'rewrap' | 'reencrypt' | 'migrate'; envelope?: Envelope }> {
+): Promise<{ skip: RotationSkipReason } | { method: 'rewrap' | 'reencrypt' | 'migrate' | 'convert'; envelope?: Envelope }> {
   const { head } = source;
   if (object.versionId !== undefined && head.VersionId !== object.versionId) return { skip: 'noncurrent-version' };
   if (options.modifiedBefore && !(head.LastModified && head.LastModified < options.modifiedBefore)) return { skip: 'not-selected' };
   if (options.metadata && !holds(options.metadata, withoutEnvelope(head.Metadata) ?? {})) return { skip: 'not-selected' };
   const value = findEnvelope(head.Metadata);
   const envelope = value === undefined ? undefined : parseEnvelope(value);
+  // An S3 Encryption Client object is encrypted: never "plaintext" to migrate, only converted on request.
+  if (!envelope && isS3ecObject(head.Metadata)) {
+    if (!options.convertS3ec) return { skip: 's3ec-object' };
+    if (options.tags && !holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
+    return { method: 'convert' };
+  }
   if (!envelope && !options.migratePlaintext) return { skip: 'not-encrypted' };
   if (envelope && options.fromKeks && !envelope.encryptedDataKeys.some((edk) => options.fromKeks!.some((m) => matches(m, edk)))) return { skip: 'not-selected' };
   if (envelope && options.mode !== 'reencrypt' && envelope.encryptedDataKeys.every((edk) => underTarget(options.to, targetKeks, edk))) return { skip: 'already-rotated' };
@@ -224,7 +238,7 @@ async function rotateSelected(ctx: HandlerContext, object: RotationObject, optio
       const { VersionId, objectId, to } = await rewrap(ctx, source, options, sendOptions);
       return { ...where, outcome: 'rotated', method: 'rewrap', from, to, objectId, newVersionId: VersionId };
     }
-    const { VersionId, objectId } = await rewriteInPlace(ctx, source, decision.method === 'reencrypt', options.to, contextOf(options, object), sendOptions);
+    const { VersionId, objectId } = await rewriteInPlace(ctx, source, decision.method === 'migrate' ? 'plaintext' : decision.method === 'convert' ? 's3ec' : 's3crypt', options.to, contextOf(options, object), sendOptions);
     return { ...where, outcome: 'rotated', method: decision.method, from, objectId, newVersionId: VersionId };
   } catch (error) {
     throw changedMeanwhile(error, `s3://${object.bucket}/${object.key}`);
