@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, s3cryptInfo, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
 import { randomBytes } from 'node:crypto';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
+import { cliEnvironment, runCli } from './harness/cli.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
 import type { RunningServer } from './harness/process.js';
@@ -213,6 +214,27 @@ describe('migrating a bucket from the S3 Encryption Client to s3crypt', () => {
     }
     // Idempotent: a second run finds s3crypt objects under the target.
     expect(await rotateKeys(client, { bucket, prefix: 'convert/', to: target, convertS3ec: true })).toMatchObject({ rotated: 0, skippedBy: { 'already-rotated': converting.length } });
+  });
+});
+
+describe('the CLI', () => {
+  it('cat and get read S3EC objects with --s3ec; ls names them; migrate --convert-s3ec moves them to s3crypt', async () => {
+    const written = await writePeerObjects(servers, { bucket, kmsKeyId: keyArn, sizes: [1000], formats: ['v3'], prefix: 'cli/' });
+    const object = written[0]!;
+    const env = cliEnvironment(inject('s3'), { AWS_ENDPOINT_URL_KMS: servers.kmsEndpoint, S3CRYPT_KEY: `aws-kms:${keyArn}` });
+    const refused = await runCli(['cat', `s3://${bucket}/${object.key}`], { env });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/ERR_S3EC_DISABLED/);
+    const read = await runCli(['--s3ec', 'cat', `s3://${bucket}/${object.key}`], { env });
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout.equals(object.plaintext)).toBe(true);
+    expect((await runCli(['--s3ec', 'cat', `s3://${bucket}/${object.key}`, '--range', '0-9'], { env })).stderr).toMatch(/ERR_S3EC_RANGE_UNAUTHENTICATED/);
+    expect((await runCli(['ls', `s3://${bucket}/cli/`, '--recursive'], { env })).stdout.toString()).toMatch(/ 1000 S3EC v3 /);
+    const migrated = await runCli(['--s3ec', 'migrate', `s3://${bucket}/cli/`, '--convert-s3ec', '--json'], { env });
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(JSON.parse(migrated.stdout.toString().trim().split('\n').pop()!)).toMatchObject({ rotated: 1, failed: 0 });
+    expect((await runCli(['ls', `s3://${bucket}/cli/`, '--recursive'], { env })).stdout.toString()).toMatch(/ 1000 s3crypt v2 +aws-kms:/);
+    expect((await runCli(['cat', `s3://${bucket}/${object.key}`], { env })).stdout.equals(object.plaintext)).toBe(true);
   });
 });
 

@@ -2,11 +2,11 @@
 // names it, so `s3crypt --help` or a local-key run never loads a cloud SDK.
 import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { MultiKeyring, RawAesKeyring, type Keyring } from '@s3crypt/client';
+import { MultiKeyring, RawAesKeyring, S3ecAesKeyring, S3ecRsaKeyring, type Keyring } from '@s3crypt/client';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
 
 /** The providers a `--key` spec can name, as `PROVIDER:VALUE`. */
-export const KEY_SPEC_PROVIDERS = ['file', 'aws-kms', 'vault', 'azure', 'gcp'] as const;
+export const KEY_SPEC_PROVIDERS = ['file', 'aws-kms', 'vault', 'azure', 'gcp', 's3ec-aes', 's3ec-rsa'] as const;
 export type KeySpecProvider = (typeof KEY_SPEC_PROVIDERS)[number];
 
 /** A parsed `--key` spec. */
@@ -19,6 +19,8 @@ export interface KeySpec {
 export interface KeyEnvironment {
   /** `--region`, also for AWS KMS (otherwise the AWS SDK's own chain decides). */
   readonly region?: string | undefined;
+  /** `--s3ec-legacy`: the S3 Encryption Client keys also unwrap the legacy V1 wrappings. */
+  readonly s3ecLegacy?: boolean | undefined;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -67,7 +69,8 @@ export function keyFileKeyName(key: Uint8Array): string {
   return `file-${createHmac('sha256', key).update('s3crypt cli key name v1').digest('hex').slice(0, 24)}`;
 }
 
-async function fileKeyring(path: string, warn: (line: string) => void): Promise<Keyring> {
+/** A key file's key in a keyring (by default s3crypt's RawAesKeyring, named after the key). */
+async function fileKeyring(path: string, warn: (line: string) => void, make: (key: Buffer) => Keyring = (masterKey) => new RawAesKeyring({ keyName: keyFileKeyName(masterKey), masterKey })): Promise<Keyring> {
   let contents: Buffer;
   try {
     const info = await stat(path);
@@ -84,7 +87,7 @@ async function fileKeyring(path: string, warn: (line: string) => void): Promise<
     contents.fill(0); // also when it is not a key file: it may be one with a typo
   }
   try {
-    return new RawAesKeyring({ keyName: keyFileKeyName(masterKey), masterKey });
+    return make(masterKey);
   } finally {
     masterKey.fill(0); // the keyring keeps its own copy
   }
@@ -119,6 +122,21 @@ export async function keyringFor(spec: KeySpec, environment: KeyEnvironment, war
     case 'gcp': {
       const { GcpKmsKeyring } = await import('@s3crypt/kms-gcp');
       return new GcpKmsKeyring({ keyName: spec.value });
+    }
+    case 's3ec-aes': {
+      // The raw AES key of objects the AWS S3 Encryption Client wrapped with AES/GCM (same key file format).
+      return fileKeyring(spec.value, warn, (wrappingKey) => new S3ecAesKeyring({ wrappingKey, ...(environment.s3ecLegacy ? { enableLegacyWrappingAlgorithms: true } : {}) }));
+    }
+    case 's3ec-rsa': {
+      // An RSA private key (PEM) of objects the S3 Encryption Client wrapped with RSA-OAEP-SHA1.
+      let privateKey: string;
+      try {
+        privateKey = await readFile(spec.value, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Key;
+        throw new CliError(code, `cannot read RSA key file ${spec.value}: ${(error as Error).message}`, { cause: error });
+      }
+      return new S3ecRsaKeyring({ privateKey, ...(environment.s3ecLegacy ? { enableLegacyWrappingAlgorithms: true } : {}) });
     }
   }
 }

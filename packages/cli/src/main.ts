@@ -26,6 +26,8 @@ Keys (--key, repeatable; the first wraps new objects, all may unwrap; default $S
   vault:KEY-NAME       Vault/OpenBao Transit ($VAULT_ADDR, $VAULT_TOKEN, $VAULT_TRANSIT_MOUNT)
   azure:KEY-URL        Azure Key Vault (DefaultAzureCredential)
   gcp:KEY-NAME         Google Cloud KMS (application default credentials)
+  s3ec-aes:PATH        an AWS S3 Encryption Client AES key (AES/GCM wrapping; with --s3ec)
+  s3ec-rsa:PEM         an AWS S3 Encryption Client RSA private key (RSA-OAEP-SHA1; with --s3ec)
 
 Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 not found, 4 integrity failure,
 5 key failure, 6 some objects of a bulk operation failed, 130 interrupted.
@@ -48,6 +50,12 @@ function program(): Command {
     .option('--verify-with <pem>', 'require every object read to be signed by this public key (repeatable)', collect)
     .option('--sign-with <pem>', 'sign the objects written with this ECDSA P-384 private key')
     .option('--allow-plaintext-read <s3url>', 'objects under s3://BUCKET[/PREFIX] without encryption may be read as plaintext (repeatable)', collect)
+    .option('--s3ec', 'also read objects of the AWS S3 Encryption Client (V3, key-committing)')
+    .addOption(
+      new Option('--s3ec-commitment-policy <policy>', 'with --s3ec: require-encrypt-allow-decrypt also reads V2 (no key commitment)')
+        .choices(['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt']),
+    )
+    .option('--s3ec-legacy', 'with --s3ec: also V1 objects (AES-CBC, unauthenticated) and legacy key wrappings')
     .option('-q, --quiet', 'no progress and no informational messages')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)');

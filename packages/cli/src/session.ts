@@ -4,7 +4,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { EncryptingS3Client, type EncryptionContext, type KeyPolicy, type Keyring, type PlaintextReadSelection, type S3CryptRequestOptions } from '@s3crypt/client';
+import { EncryptingS3Client, type EncryptionContext, type KeyPolicy, type Keyring, type PlaintextReadSelection, type S3CryptRequestOptions, type S3ecCommitmentPolicy } from '@s3crypt/client';
 import { TamperEvidentLog } from '@s3crypt/audit';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
 import { keyringForSpecs, parseKeyFile, parseKeySpec, type KeySpec } from './key-spec.js';
@@ -25,6 +25,9 @@ export interface GlobalOptions {
   readonly verifyWith?: string[];
   readonly signWith?: string;
   readonly allowPlaintextRead?: string[];
+  readonly s3ec?: boolean;
+  readonly s3ecCommitmentPolicy?: string;
+  readonly s3ecLegacy?: boolean;
   readonly quiet?: boolean;
 }
 
@@ -112,7 +115,7 @@ export class Session {
 
   async keyring(specs: readonly KeySpec[] = this.keySpecs()): Promise<Keyring> {
     try {
-      return await keyringForSpecs(specs, { region: this.options.region, env: this.io.env }, (line) => this.warn(line));
+      return await keyringForSpecs(specs, { region: this.options.region, s3ecLegacy: this.options.s3ecLegacy, env: this.io.env }, (line) => this.warn(line));
     } catch (error) {
       // A keyring constructor refusing its arguments (a malformed key id) is a usage error.
       if (error instanceof TypeError) throw usageError(error.message);
@@ -157,6 +160,9 @@ export class Session {
       ...(signingKey ? { signingKey } : {}),
       ...(allowPlaintextReads.length ? { allowPlaintextReads } : {}),
       ...(audit ? { audit: { sink: audit, whenFull: 'fail-closed' as const } } : {}),
+      ...(o.s3ec
+        ? { s3ec: { commitmentPolicy: (o.s3ecCommitmentPolicy ?? 'require-encrypt-require-decrypt') as S3ecCommitmentPolicy, legacyUnauthenticatedModes: o.s3ecLegacy === true } }
+        : {}),
     });
   }
 

@@ -28,6 +28,8 @@ describe('parseKeySpec', () => {
       ['vault:app-key', 'vault', 'app-key'],
       ['azure:https://vault.vault.azure.net/keys/kek/0123', 'azure', 'https://vault.vault.azure.net/keys/kek/0123'],
       ['gcp:projects/p/locations/global/keyRings/r/cryptoKeys/k', 'gcp', 'projects/p/locations/global/keyRings/r/cryptoKeys/k'],
+      ['s3ec-aes:./legacy-aes.key', 's3ec-aes', './legacy-aes.key'],
+      ['s3ec-rsa:./legacy-rsa.pem', 's3ec-rsa', './legacy-rsa.pem'],
     ];
     for (const [text, provider, value] of cases) expect(parseKeySpec(text), text).toEqual({ provider, value });
     expect(new Set(cases.map(([, provider]) => provider))).toEqual(new Set(KEY_SPEC_PROVIDERS));

@@ -30,6 +30,7 @@ function selectionOptions(command: Command): Command {
     .option('--concurrency <n>', 'objects in flight (default 8)', positiveInteger)
     .option('--start-after <key>', "resume a listing after this key (a previous run's resumeAfter)")
     .option('--dry-run', 'report what would change; write nothing, call no KMS')
+    .option('--convert-s3ec', 'also rewrite AWS S3 Encryption Client objects in s3crypt format (needs --s3ec and their key)')
     .option('--json', 'print progress events and the summary as JSON lines');
 }
 
@@ -60,6 +61,7 @@ async function commonOptions(context: ActionContext, location: string): Promise<
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency as number } : {}),
     ...(options.startAfter !== undefined ? { startAfter: options.startAfter as string } : {}),
     ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.convertS3ec ? { convertS3ec: true } : {}),
     ...(Object.keys(context_).length ? { encryptionContext: context_ } : {}),
     signal,
   };
