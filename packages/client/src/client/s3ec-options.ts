@@ -56,7 +56,7 @@ export interface ResolvedS3ecOptions {
 }
 
 const POLICIES: readonly S3ecCommitmentPolicy[] = ['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt'];
-const MAX_SINGLE_PASS = 256 * 1024 * 1024;
+const MAX_SINGLE_PASS = 1024 * 1024 * 1024;
 
 function flag(value: unknown, name: string): boolean {
   if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`EncryptingS3Client: s3ec.${name} must be a boolean`);
