@@ -67,13 +67,14 @@ describe('V3 objects written with the S3EC keyrings read back', () => {
 });
 
 describe('S3EC keyrings: key ids, matchers, legacy, misuse', () => {
-  it('key ids are the sorted material description; matchers name them (RSA as public-key KEKs)', () => {
+  it('key ids are the sorted material description; matchers claim every material description (RSA as public-key KEKs)', () => {
     const aes = new S3ecAesKeyring({ wrappingKey, materialDescription: { z: '1', a: '2' }, enableLegacyWrappingAlgorithms: true });
     expect(aes.keyId).toBe('{"a":"2","z":"1"}');
     expect(s3ecMaterialDescriptionKeyId({})).toBe('{}');
     expect(aes.kekMatchers().map((m) => m.providerId)).toEqual(['s3ec-aes-gcm', 's3ec-aes-wrap', 's3ec-aes-ecb']);
-    expect(new S3ecAesKeyring({ wrappingKey }).kekMatchers()).toEqual([{ providerId: 's3ec-aes-gcm', keyId: '{}' }]);
-    expect(new S3ecRsaKeyring({ publicKey }).kekMatchers()).toEqual([{ providerId: 's3ec-rsa-oaep-sha1', keyId: '{}', publicKey: true }]);
+    // The format authenticates no material description: it cannot select keys, the unwrap decides.
+    expect(new S3ecAesKeyring({ wrappingKey }).kekMatchers()).toEqual([{ providerId: 's3ec-aes-gcm', keyId: '{', match: 'prefix' }]);
+    expect(new S3ecRsaKeyring({ publicKey }).kekMatchers()).toEqual([{ providerId: 's3ec-rsa-oaep-sha1', keyId: '{', match: 'prefix', publicKey: true }]);
   });
 
   it('legacy wrappings are refused unless enabled, with a message that says so', async () => {
@@ -86,11 +87,14 @@ describe('S3EC keyrings: key ids, matchers, legacy, misuse', () => {
     expect(((await new S3ecRsaKeyring({ privateKey }).onDecrypt(rsaLegacy).catch((e: unknown) => e)) as Error).message).toContain('legacy');
   });
 
-  it('other providers and other material descriptions are not claimed', async () => {
+  it('other providers are not claimed; a wrapped key under another material description is tried, and only the right key opens it', async () => {
     const keyring = new S3ecAesKeyring({ wrappingKey });
     const context = { 'aws:x-amz-cek-alg': '115' };
     expect(await keyring.onDecrypt({ context, encryptedDataKeys: [{ providerId: 'raw-aes', keyId: '{}', ciphertext: Buffer.alloc(60) }] })).toBeUndefined();
-    expect(await keyring.onDecrypt({ context, encryptedDataKeys: [{ providerId: 's3ec-aes-gcm', keyId: '{"a":"b"}', ciphertext: Buffer.alloc(60) }] })).toBeUndefined();
+    await expect(keyring.onDecrypt({ context, encryptedDataKeys: [{ providerId: 's3ec-aes-gcm', keyId: '{"a":"b"}', ciphertext: Buffer.alloc(60) }] })).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
+    const labelled = new S3ecAesKeyring({ wrappingKey, materialDescription: { a: 'b' } });
+    const { dataKey, encryptedDataKeys } = await labelled.onEncrypt({ context });
+    expect(Buffer.from((await keyring.onDecrypt({ context, encryptedDataKeys }))!).equals(Buffer.from(dataKey))).toBe(true);
   });
 
   it('a public-only RSA keyring cannot decrypt its own keys', async () => {

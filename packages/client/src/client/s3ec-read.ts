@@ -10,14 +10,14 @@
 // - with `delayedAuthentication`, one streaming read whose tag is checked at the end;
 // - ranges only with `unauthenticatedRanges` (the official clients' behaviour), never authenticated.
 import { createDecipheriv, createHash, timingSafeEqual, type Decipher } from 'node:crypto';
-import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { ReadAudit } from '../audit/scope.js';
 import { DecryptionError, KeyPolicyError, KeyringError, S3ecError } from '../errors.js';
 import { s3ecContentCipher, type S3ecContentCipher } from '../format/s3ec/content-cipher.js';
 import { s3ecContextMatches, s3ecDecryptionContext, s3ecEncryptedDataKey } from '../format/s3ec/data-key.js';
 import { parseS3ecEnvelope, type S3ecEnvelope } from '../format/s3ec/envelope.js';
-import { parseS3ecMetadata, type S3ecContentMetadata } from '../format/s3ec/metadata.js';
+import { parseS3ecMetadata, S3EC_INSTRUCTION_FILE_SUFFIX, type S3ecContentMetadata } from '../format/s3ec/metadata.js';
 import type { EncryptedDataKey } from '../keyrings/keyring.js';
 import { S3EC_PROVIDER_IDS } from '../keyrings/s3ec-ids.js';
 import { objectName, signalOf, type HandlerContext, type SendOptions } from './context.js';
@@ -71,6 +71,22 @@ export function s3ecMetadataOf(metadata: Readonly<Record<string, string>> | unde
 /** True when `metadata` is an S3 Encryption Client object's (not its instruction file). */
 export function isS3ecObject(metadata: Readonly<Record<string, string>> | undefined): boolean {
   return parseS3ecMetadata(metadata)?.kind === 'object';
+}
+
+/**
+ * Whether `<key>.instruction` exists (one HEAD). Its `x-amz-crypto-instr-file` marker is not required:
+ * it has an empty value, which some stores drop. Its body is parsed strictly when it is read.
+ */
+export async function hasInstructionFile(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<boolean> {
+  const { Bucket, Key, ExpectedBucketOwner, RequestPayer } = input;
+  try {
+    const head = await ctx.inner.send(new HeadObjectCommand({ Bucket, Key: `${String(Key)}${S3EC_INSTRUCTION_FILE_SUFFIX}`, ExpectedBucketOwner, RequestPayer }), options);
+    return parseS3ecMetadata(head.Metadata)?.kind !== 'object';
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || status === 403) return false;
+    throw error;
+  }
 }
 
 async function instructionFile(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, name: string): Promise<string> {
@@ -144,9 +160,10 @@ export async function openS3ecObject(
   const key = String(input.Key);
   const name = objectName(bucket, key);
   const s3ec = ctx.s3ec;
-  const recognised = parseS3ecMetadata(response.Metadata) as S3ecContentMetadata;
+  // Nothing on the object at all: everything is in the instruction file (V1/V2).
+  const recognised = (parseS3ecMetadata(response.Metadata) as S3ecContentMetadata | undefined) ?? { instructionFile: true };
   if (!s3ec) {
-    throw new S3ecError('ERR_S3EC_DISABLED', `${name} was written by the AWS S3 Encryption Client (format V${recognised.formatVersion ?? '1/2'}); reading it needs the client's s3ec option`);
+    throw new S3ecError('ERR_S3EC_DISABLED', `${name} was written by the AWS S3 Encryption Client; reading it needs the client's s3ec option`);
   }
   const envelope = parseS3ecEnvelope(response.Metadata ?? {}, recognised.instructionFile ? await instructionFile(ctx, input, options, name) : undefined);
   checkCommitmentPolicy(envelope, s3ec, name);

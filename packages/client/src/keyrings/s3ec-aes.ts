@@ -66,10 +66,14 @@ export class S3ecAesKeyring implements Keyring {
     this.#legacy = options.enableLegacyWrappingAlgorithms === true;
   }
 
-  /** The key as envelopes name it: `s3ec-aes-gcm` / {@link keyId} (and the legacy provider ids when enabled). */
+  /**
+   * Every `s3ec-aes-gcm` wrapped key (and the legacy provider ids when enabled), whatever material
+   * description names it: the format authenticates no material description (it is a label the writer
+   * chose), so it cannot say which key a reader may use; the key's own unwrap decides.
+   */
   kekMatchers(): readonly KekMatcher[] {
     const providerIds = [S3EC_PROVIDER_IDS.aesGcm, ...(this.#legacy ? LEGACY_PROVIDER_IDS : [])];
-    return providerIds.map((providerId) => ({ providerId, keyId: this.keyId }));
+    return providerIds.map((providerId) => ({ providerId, keyId: '{', match: 'prefix' as const }));
   }
 
   /** Wraps with `AES/GCM` for a V3 object (context `aws:x-amz-cek-alg` absent or `115`). */
@@ -88,7 +92,7 @@ export class S3ecAesKeyring implements Keyring {
 
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     request.signal?.throwIfAborted();
-    const mine = request.encryptedDataKeys.filter((edk) => edk.keyId === this.keyId && (edk.providerId === S3EC_PROVIDER_IDS.aesGcm || LEGACY_PROVIDER_IDS.includes(edk.providerId)));
+    const mine = request.encryptedDataKeys.filter((edk) => edk.providerId === S3EC_PROVIDER_IDS.aesGcm || LEGACY_PROVIDER_IDS.includes(edk.providerId));
     if (mine.length === 0) return undefined;
     s3ecWrappingBinding(request.context);
     return unwrapFirst(

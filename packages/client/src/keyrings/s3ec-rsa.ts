@@ -74,7 +74,8 @@ export class S3ecRsaKeyring implements Keyring {
   /** The key pair as envelopes name it: `s3ec-rsa-oaep-sha1` / {@link keyId} (and the legacy id when enabled), public-key KEKs. */
   kekMatchers(): readonly KekMatcher[] {
     const providerIds = [S3EC_PROVIDER_IDS.rsaOaepSha1, ...(this.#legacy ? [S3EC_PROVIDER_IDS.rsaOaepSha256] : [])];
-    return providerIds.map((providerId) => ({ providerId, keyId: this.keyId, publicKey: true }));
+    // Any material description: the format does not authenticate it (see S3ecAesKeyring.kekMatchers).
+    return providerIds.map((providerId) => ({ providerId, keyId: '{', match: 'prefix' as const, publicKey: true }));
   }
 
   /** Wraps with `RSA-OAEP-SHA1` for a V3 object (context `aws:x-amz-cek-alg` absent or `115`). */
@@ -96,7 +97,7 @@ export class S3ecRsaKeyring implements Keyring {
   async onDecrypt(request: DecryptRequest): Promise<Uint8Array | undefined> {
     request.signal?.throwIfAborted();
     const mine = request.encryptedDataKeys.filter(
-      (edk) => edk.keyId === this.keyId && (edk.providerId === S3EC_PROVIDER_IDS.rsaOaepSha1 || edk.providerId === S3EC_PROVIDER_IDS.rsaOaepSha256),
+      (edk) => edk.providerId === S3EC_PROVIDER_IDS.rsaOaepSha1 || edk.providerId === S3EC_PROVIDER_IDS.rsaOaepSha256,
     );
     if (mine.length === 0) return undefined;
     const privateKey = this.#privateKey;
