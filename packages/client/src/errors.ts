@@ -59,6 +59,8 @@ export type S3CryptErrorCode =
   // Multipart state
   | 'ERR_UNKNOWN_UPLOAD'
   | 'ERR_UNKNOWN_PART'
+  | 'ERR_PART_OUT_OF_ORDER'
+  | 'ERR_UPLOAD_BROKEN'
   // Key management services (used by the kms-* adapter packages)
   | 'ERR_KMS_UNAVAILABLE'
   | 'ERR_KMS_ACCESS_DENIED'
@@ -80,7 +82,8 @@ export type S3CryptErrorCode =
   | 'ERR_BRANCH_KEY_STORE_FAILED'
   // Objects of the AWS S3 Encryption Client
   | 'ERR_S3EC_DISABLED'
-  | 'ERR_S3EC_RANGE_UNAUTHENTICATED';
+  | 'ERR_S3EC_RANGE_UNAUTHENTICATED'
+  | 'ERR_S3EC_WRAPPING_UNSUPPORTED';
 
 /**
  * Base class of every s3crypt error.
@@ -359,6 +362,9 @@ export class CustomerKeyError extends S3CryptError {
  * client has no `s3ec` option (`ERR_S3EC_DISABLED`; reading that format is an explicit opt-in), or a
  * ranged GET asked for bytes that cannot be authenticated (`ERR_S3EC_RANGE_UNAUTHENTICATED`: the
  * format's one tag covers the whole object; read it whole, or opt into `s3ec.unauthenticatedRanges`).
+ * Writing in that format: the keyring did not produce exactly one data key wrapped in a way the
+ * format can name (`ERR_S3EC_WRAPPING_UNSUPPORTED`: AWS KMS, `S3ecAesKeyring` or `S3ecRsaKeyring`,
+ * one of them alone, and no client-side customer key); nothing was stored.
  *
  * @example
  * ```ts
@@ -370,13 +376,17 @@ export class S3ecError extends S3CryptError {
     brand(this, 'S3ecError');
   }
 
-  constructor(code: 'ERR_S3EC_DISABLED' | 'ERR_S3EC_RANGE_UNAUTHENTICATED', message: string) {
+  constructor(code: 'ERR_S3EC_DISABLED' | 'ERR_S3EC_RANGE_UNAUTHENTICATED' | 'ERR_S3EC_WRAPPING_UNSUPPORTED', message: string) {
     super(code, message);
   }
 }
 
 /**
- * A multipart command names an upload or part this client did not start or encrypt.
+ * A multipart command names an upload or part this client did not start or encrypt
+ * (`ERR_UNKNOWN_UPLOAD`, `ERR_UNKNOWN_PART`). For uploads in the AWS S3 Encryption Client format,
+ * whose one cipher stream runs through every part in order: a part out of order, or a retry whose
+ * body differs from the first (`ERR_PART_OUT_OF_ORDER`, nothing sent), or any part or completion
+ * after a part failed midway through the stream (`ERR_UPLOAD_BROKEN`: abort the upload and start again).
  *
  * @example
  * ```ts
@@ -388,7 +398,7 @@ export class MultipartStateError extends S3CryptError {
     brand(this, 'MultipartStateError');
   }
 
-  constructor(code: 'ERR_UNKNOWN_UPLOAD' | 'ERR_UNKNOWN_PART', message: string) {
+  constructor(code: 'ERR_UNKNOWN_UPLOAD' | 'ERR_UNKNOWN_PART' | 'ERR_PART_OUT_OF_ORDER' | 'ERR_UPLOAD_BROKEN', message: string) {
     super(code, message);
   }
 }

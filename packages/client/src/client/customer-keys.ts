@@ -140,7 +140,7 @@ export function customerKeyIdOf(ctx: HandlerContext, encryptedDataKeys: readonly
  * the upload was created under, and none may be presented for an upload under the client's keyring.
  * Checked before any part byte is sent; a refusal is recorded as a `customer-key` audit event.
  */
-export async function checkUploadKey(ctx: HandlerContext, state: UploadState, required: boolean, command: string): Promise<void> {
+export async function checkUploadKey(ctx: HandlerContext, state: Pick<UploadState, 'bucket' | 'key' | 'customerKeyId'>, required: boolean, command: string): Promise<void> {
   const presented = ctx.customerKey;
   const name = objectName(state.bucket, state.key);
   let refusal: CustomerKeyError | undefined;

@@ -79,7 +79,8 @@ export interface EncryptingS3ClientOptions {
   /**
    * Read objects written by the AWS S3 Encryption Client (its format V3, and V2/V1 as the commitment
    * policy allows), through GetObject, HeadObject and CopyObject. Default: such objects are refused
-   * with `ERR_S3EC_DISABLED`. See docs/INTEROP.md.
+   * with `ERR_S3EC_DISABLED`. With `s3ec.write`, new objects are written in its format V3 (PutObject
+   * and multipart uploads, parts in order). See docs/INTEROP.md.
    */
   readonly s3ec?: S3ecOptions;
 }

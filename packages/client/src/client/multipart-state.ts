@@ -9,6 +9,7 @@ import type { ChecksumValues } from './plaintext-checksums.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import { objectName } from './context.js';
 import type { CustomerKeyHandling } from './request-options.js';
+import type { S3ecUploadState } from './s3ec-multipart.js';
 
 export interface PartAttempt extends TrailerEntry {
   readonly eTag: string;
@@ -47,38 +48,67 @@ export interface UploadState {
   finalPart?: FinalPart;
 }
 
+function unknownUpload(uploadId: string, bucket: string, key: string): MultipartStateError {
+  return new MultipartStateError(
+    'ERR_UNKNOWN_UPLOAD',
+    `multipart upload ${quoteUntrusted(uploadId)} for ${objectName(bucket, key)} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
+  );
+}
+
 export class MultipartUploads {
   readonly #uploads = new Map<string, UploadState>();
+  /** Uploads in the AWS S3 Encryption Client's format (s3ec-multipart.ts). */
+  readonly #s3ecUploads = new Map<string, S3ecUploadState>();
 
   add(uploadId: string, state: UploadState): void {
     this.#uploads.set(uploadId, state);
   }
 
+  addS3ec(uploadId: string, state: S3ecUploadState): void {
+    this.#s3ecUploads.set(uploadId, state);
+  }
+
   get(uploadId: string, bucket: string, key: string): UploadState {
     const state = this.#uploads.get(uploadId);
-    if (!state || state.bucket !== bucket || state.key !== key) {
-      throw new MultipartStateError(
-        'ERR_UNKNOWN_UPLOAD',
-        `multipart upload ${quoteUntrusted(uploadId)} for ${objectName(bucket, key)} was not created by this EncryptingS3Client; its parts cannot be encrypted`,
-      );
-    }
+    if (!state || state.bucket !== bucket || state.key !== key) throw unknownUpload(uploadId, bucket, key);
+    return state;
+  }
+
+  /** The S3EC upload `uploadId` names, if it is one (for another object: ERR_UNKNOWN_UPLOAD). */
+  s3ec(uploadId: string, bucket: string, key: string): S3ecUploadState | undefined {
+    const state = this.#s3ecUploads.get(uploadId);
+    if (state && (state.bucket !== bucket || state.key !== key)) throw unknownUpload(uploadId, bucket, key);
     return state;
   }
 
   /** How an upload this client created handles SSE-C fields, if it knows the upload. */
   customerKeysOf(uploadId: unknown): CustomerKeyHandling | undefined {
-    return typeof uploadId === 'string' ? this.#uploads.get(uploadId)?.customerKeys : undefined;
+    if (typeof uploadId !== 'string') return undefined;
+    return (this.#uploads.get(uploadId) ?? this.#s3ecUploads.get(uploadId))?.customerKeys;
   }
 
-  /** Forgets an upload and zeroes its data key. */
+  /** Forgets an upload and zeroes its data key (S3EC: its content key, and ends its cipher). */
   end(uploadId: string): void {
     const state = this.#uploads.get(uploadId);
-    if (!state) return;
-    state.dataKey.fill(0);
-    this.#uploads.delete(uploadId);
+    if (state) {
+      state.dataKey.fill(0);
+      this.#uploads.delete(uploadId);
+    }
+    const s3ec = this.#s3ecUploads.get(uploadId);
+    if (s3ec) {
+      s3ec.contentKey.fill(0);
+      if (!s3ec.tag) {
+        try {
+          s3ec.cipher.final(); // releases the cipher's copy of the key
+        } catch {
+          // already finished
+        }
+      }
+      this.#s3ecUploads.delete(uploadId);
+    }
   }
 
   endAll(): void {
-    for (const uploadId of [...this.#uploads.keys()]) this.end(uploadId);
+    for (const uploadId of [...this.#uploads.keys(), ...this.#s3ecUploads.keys()]) this.end(uploadId);
   }
 }

@@ -1,5 +1,6 @@
 // Multipart uploads: every part is encrypted on its own (fresh salt → fresh key), so parts can go in
 // parallel and be retried; CompleteMultipartUpload appends the authenticated trailer as a last part.
+// Uploads in the AWS S3 Encryption Client's format go to s3ec-multipart.ts (one stream, parts in order).
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -36,6 +37,8 @@ import { checksumValuesOf, invalidPart, PlaintextChecksums, withPlaintextChecksu
 import type { S3CryptRequestOptions } from './request-options.js';
 import type { PartAttempt, UploadState } from './multipart-state.js';
 import { collect, sendEncryptedStream } from './streaming.js';
+import { completeS3ecMultipartUpload, createS3ecMultipartUpload, uploadS3ecPart } from './s3ec-multipart.js';
+import { s3ecWriteFor } from './s3ec-write.js';
 
 const PART_DEFAULT_FIELDS = ['ChecksumAlgorithm', 'SSECustomerAlgorithm', 'SSECustomerKey', 'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner'] as const;
 
@@ -45,6 +48,8 @@ export async function createMultipartUpload(
   options: SendOptions,
   request: S3CryptRequestOptions = {},
 ): Promise<CreateMultipartUploadCommandOutput> {
+  const s3ecWrite = s3ecWriteFor(ctx, request);
+  if (s3ecWrite) return createS3ecMultipartUpload(ctx, input, options, request, s3ecWrite);
   const bucket = requireString(input.Bucket, 'Bucket', 'CreateMultipartUpload');
   const key = requireString(input.Key, 'Key', 'CreateMultipartUpload');
   const context = objectEncryptionContext(bucket, key, CURRENT_FORMAT_VERSION, request.encryptionContext);
@@ -80,6 +85,9 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
   const bucket = requireString(input.Bucket, 'Bucket', 'UploadPart');
   const key = requireString(input.Key, 'Key', 'UploadPart');
   const uploadId = requireString(input.UploadId, 'UploadId', 'UploadPart');
+  // Before any await: an S3EC upload's parts are encrypted in the order their UploadParts are sent.
+  const s3ecUpload = ctx.uploads.s3ec(uploadId, bucket, key);
+  if (s3ecUpload) return uploadS3ecPart(ctx, s3ecUpload, input, options);
   const partNumber = input.PartNumber ?? NaN;
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_DATA_PART_NUMBER) {
     throw new TypeError(`UploadPart: PartNumber must be an integer from 1 to ${MAX_DATA_PART_NUMBER} (part ${MAX_DATA_PART_NUMBER + 1} carries the s3crypt trailer)`);
@@ -178,6 +186,8 @@ export async function completeMultipartUpload(
   const bucket = requireString(input.Bucket, 'Bucket', 'CompleteMultipartUpload');
   const key = requireString(input.Key, 'Key', 'CompleteMultipartUpload');
   const uploadId = requireString(input.UploadId, 'UploadId', 'CompleteMultipartUpload');
+  const s3ecUpload = ctx.uploads.s3ec(uploadId, bucket, key);
+  if (s3ecUpload) return completeS3ecMultipartUpload(ctx, s3ecUpload, uploadId, input, options);
   const state = ctx.uploads.get(uploadId, bucket, key);
   // Refused before anything is sent, so the upload stays open for a Complete without them.
   await checkUploadKey(ctx, state, false, 'CompleteMultipartUpload');

@@ -12,6 +12,7 @@ import { withObjectInfo } from './object-info.js';
 import { PlaintextChecksums, withPlaintextChecksums } from './plaintext-checksums.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { sendEncryptedStream } from './streaming.js';
+import { putS3ecObject, s3ecWriteFor } from './s3ec-write.js';
 
 /** Passes a sealed stream through, keeping its last chunk (the trailer, always yielded whole). */
 async function* keepingLast(source: AsyncIterable<Buffer>, last: { chunk?: Buffer }): AsyncGenerator<Buffer> {
@@ -22,6 +23,8 @@ async function* keepingLast(source: AsyncIterable<Buffer>, last: { chunk?: Buffe
 }
 
 export async function putObject(ctx: HandlerContext, input: PutObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions = {}): Promise<PutObjectCommandOutput> {
+  const s3ecWrite = s3ecWriteFor(ctx, request);
+  if (s3ecWrite) return putS3ecObject(ctx, input, options, request, s3ecWrite);
   const bucket = requireString(input.Bucket, 'Bucket', 'PutObject');
   const key = requireString(input.Key, 'Key', 'PutObject');
   const body = plaintextBody(input.Body, input.ContentLength, 'PutObject');

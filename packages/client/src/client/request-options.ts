@@ -1,6 +1,7 @@
 // Per-request s3crypt options ride on the command object itself (under a registry symbol, so a
 // second copy of this package sees them too); the S3 request never carries them.
 import type { EncryptionContext } from '../keyrings/keyring.js';
+import { resolveS3ecWrite, type S3ecWriteOptions } from './s3ec-options.js';
 
 /**
  * Where SSE-C fields (`SSECustomerKey`, `CopySourceSSECustomerKey`, with their algorithm and MD5)
@@ -39,6 +40,14 @@ export interface S3CryptRequestOptions {
    * follow what their CreateMultipartUpload chose.
    */
   readonly customerKeys?: CustomerKeyHandling;
+  /**
+   * PutObject and CreateMultipartUpload: write this object in the AWS S3 Encryption Client's format
+   * V3 (`true`, or `{ instructionFile: true }`), or in s3crypt's (`false`), whatever the client's
+   * `s3ec.write` says. The upload's parts and completion follow its CreateMultipartUpload. With S3EC
+   * and AWS KMS, `encryptionContext` becomes the object's KMS encryption context (`x-amz-t`), which
+   * every reader must present again; S3EC raw keyrings store no context (a TypeError if one is given).
+   */
+  readonly s3ecWrite?: boolean | S3ecWriteOptions;
 }
 
 const OPTIONS = Symbol.for('@s3crypt/client request options');
@@ -69,6 +78,7 @@ export function checkRequestOptions(options: S3CryptRequestOptions, where: strin
   if (options.customerKeys !== undefined && options.customerKeys !== 'client-side' && options.customerKeys !== 'store') {
     throw new TypeError(`${where}: customerKeys must be 'client-side' or 'store'`);
   }
+  resolveS3ecWrite(options.s3ecWrite, `${where}: s3ecWrite`);
 }
 
 /**

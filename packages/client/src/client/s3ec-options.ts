@@ -1,4 +1,4 @@
-// The client's `s3ec` option: reading (and writing) objects in the AWS S3 Encryption Client's format
+// The client's `s3ec` option: reading and writing objects in the AWS S3 Encryption Client's format
 // is an explicit opt-in, with the official clients' commitment policy and their legacy switches.
 
 /**
@@ -8,6 +8,25 @@
  * - `forbid-encrypt-allow-decrypt`: as the previous, for reading (s3crypt writes S3EC V3 only).
  */
 export type S3ecCommitmentPolicy = 'require-encrypt-require-decrypt' | 'require-encrypt-allow-decrypt' | 'forbid-encrypt-allow-decrypt';
+
+/**
+ * How objects are written in the AWS S3 Encryption Client's format V3.
+ *
+ * @example
+ * ```ts
+ * const write: S3ecWriteOptions = { instructionFile: true };
+ * ```
+ */
+export interface S3ecWriteOptions {
+  /**
+   * Put the wrapped key, its wrapping and the encryption context (or material description) in
+   * `<key>.instruction` instead of the object's metadata, as the official clients' instruction-file
+   * mode lays it out; the object keeps `x-amz-c`, `x-amz-d`, `x-amz-i`. The instruction file is
+   * written first, then the object. Conditional writes (`IfMatch`, `IfNoneMatch`) are refused in
+   * this mode: two objects cannot be written atomically. Default false.
+   */
+  readonly instructionFile?: boolean;
+}
 
 /**
  * Reading objects written by the AWS S3 Encryption Client (Java, Go, Python, .NET, Ruby, C++, PHP).
@@ -20,6 +39,16 @@ export type S3ecCommitmentPolicy = 'require-encrypt-require-decrypt' | 'require-
  * ```
  */
 export interface S3ecOptions {
+  /**
+   * Write every new object of this client (PutObject, and multipart uploads such as lib-storage's
+   * `Upload`) in S3EC format V3 instead of s3crypt's format, so that the official clients (Java, Go,
+   * Python, …) read them: `true`, or `{ instructionFile: true }`. A command can choose otherwise with
+   * `withS3Crypt(command, { s3ecWrite })`. The keyring must produce one data key wrapped by AWS KMS
+   * (`AwsKmsKeyring`), `S3ecAesKeyring` or `S3ecRsaKeyring`; anything else is refused with
+   * `ERR_S3EC_WRAPPING_UNSUPPORTED` before anything is stored. Multipart parts are encrypted in order,
+   * one stream (see docs/INTEROP.md, "Writing S3EC V3"). Default false.
+   */
+  readonly write?: boolean | S3ecWriteOptions;
   /** Which S3EC objects may be read. Default `require-encrypt-require-decrypt` (V3 only). */
   readonly commitmentPolicy?: S3ecCommitmentPolicy;
   /**
@@ -48,11 +77,18 @@ export interface S3ecOptions {
 
 /** The checked option with its defaults. */
 export interface ResolvedS3ecOptions {
+  /** Undefined: new objects are written in s3crypt's format. */
+  readonly write: ResolvedS3ecWrite | undefined;
   readonly commitmentPolicy: S3ecCommitmentPolicy;
   readonly legacyUnauthenticatedModes: boolean;
   readonly delayedAuthentication: boolean;
   readonly unauthenticatedRanges: boolean;
   readonly singlePassLimit: number;
+}
+
+/** A checked choice to write S3EC V3. */
+export interface ResolvedS3ecWrite {
+  readonly instructionFile: boolean;
 }
 
 const POLICIES: readonly S3ecCommitmentPolicy[] = ['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt'];
@@ -75,10 +111,22 @@ export function resolveS3ecOptions(option: unknown): ResolvedS3ecOptions | undef
     throw new TypeError(`EncryptingS3Client: s3ec.singlePassLimit must be an integer from 0 to ${MAX_SINGLE_PASS}`);
   }
   return {
+    write: resolveS3ecWrite(o.write, 'EncryptingS3Client: s3ec.write'),
     commitmentPolicy,
     legacyUnauthenticatedModes: flag(o.legacyUnauthenticatedModes, 'legacyUnauthenticatedModes'),
     delayedAuthentication: flag(o.delayedAuthentication, 'delayedAuthentication'),
     unauthenticatedRanges: flag(o.unauthenticatedRanges, 'unauthenticatedRanges'),
     singlePassLimit,
   };
+}
+
+/** Validates a `write` / `s3ecWrite` choice; undefined when objects are not to be written in S3EC format. */
+export function resolveS3ecWrite(option: unknown, name: string): ResolvedS3ecWrite | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return { instructionFile: false };
+  if (option === null || typeof option !== 'object') throw new TypeError(`${name} must be a boolean or { instructionFile?: boolean }`);
+  const { instructionFile, ...rest } = option as S3ecWriteOptions;
+  if (Object.keys(rest).length > 0) throw new TypeError(`${name} has unknown options (${Object.keys(rest).join(', ')})`);
+  if (instructionFile !== undefined && typeof instructionFile !== 'boolean') throw new TypeError(`${name}.instructionFile must be a boolean`);
+  return { instructionFile: instructionFile === true };
 }
