@@ -80,10 +80,14 @@ const EXIT_CODE_OF_ERROR_CODE: Readonly<Record<S3CryptErrorCode, ExitCode>> = {
   // An S3 Encryption Client object this client may not read (no s3ec option), or a range of one that cannot be authenticated.
   ERR_S3EC_DISABLED: ExitCode.Integrity,
   ERR_S3EC_RANGE_UNAUTHENTICATED: ExitCode.Integrity,
+  // The keyring cannot wrap a data key the way the S3 Encryption Client format names (a key setup matter).
+  ERR_S3EC_WRAPPING_UNSUPPORTED: ExitCode.Key,
   // Neither: a concurrent writer (a rerun handles it), multipart bookkeeping, the audit sink.
   ERR_OBJECT_CHANGED: ExitCode.Unexpected,
   ERR_UNKNOWN_UPLOAD: ExitCode.Unexpected,
   ERR_UNKNOWN_PART: ExitCode.Unexpected,
+  ERR_PART_OUT_OF_ORDER: ExitCode.Unexpected,
+  ERR_UPLOAD_BROKEN: ExitCode.Unexpected,
   ERR_AUDIT_FAILED: ExitCode.Unexpected,
   ERR_AUDIT_LOG_CLOSED: ExitCode.Unexpected,
   ERR_AUDIT_LOG_FAILED: ExitCode.Unexpected,

@@ -51,6 +51,9 @@ const EXPECTED: Record<S3CryptErrorCode, ExitCode> = {
   ERR_BRANCH_KEY_STORE_FAILED: 5,
   ERR_S3EC_DISABLED: 4,
   ERR_S3EC_RANGE_UNAUTHENTICATED: 4,
+  ERR_S3EC_WRAPPING_UNSUPPORTED: 5,
+  ERR_PART_OUT_OF_ORDER: 1,
+  ERR_UPLOAD_BROKEN: 1,
 };
 
 /** The members of the S3CryptErrorCode union, read from the client's source. */
