@@ -27,6 +27,8 @@ import {
   S3CryptError,
   S3ecAesKeyring,
   S3ecRsaKeyring,
+  rotateKeys,
+  s3cryptInfo,
   withS3Crypt,
   type Keyring,
   type S3ecOptions,
@@ -230,6 +232,22 @@ describe('the S3EC raw keyrings (no Python writer or reader for them: read back 
       }
     }, 120_000);
   }
+});
+
+describe('moving between the formats', () => {
+  it('convertS3ec on a client that writes S3EC still converts to s3crypt format (and the rotation keeps it)', async () => {
+    const target = new RawAesKeyring({ keyName: 'converted', masterKey: randomBytes(32) });
+    const writer = new EncryptingS3Client({ client: plain, keyring: new MultiKeyring({ generator: kmsKeyring(), decryptOnly: [target] }), s3ec: { write: { instructionFile: true } } });
+    const plaintext = markedBytes(6 * MiB, 12);
+    await new Upload({ client: writer, params: { Bucket: bucket, Key: 'convert/one', Body: plaintext }, partSize: PART }).done();
+    expect(await exists('convert/one.instruction')).toBe(true);
+    expect(await rotateKeys(writer, { bucket, prefix: 'convert/', to: target, convertS3ec: true })).toMatchObject({ rotated: 1, failed: 0 });
+    expect(Object.keys(await storedMetadata('convert/one')).some((name) => name.startsWith('x-amz-'))).toBe(false);
+    expect(await exists('convert/one.instruction')).toBe(false);
+    const out = await new EncryptingS3Client({ client: plain, keyring: target }).send(new GetObjectCommand({ Bucket: bucket, Key: 'convert/one' }));
+    expect(Buffer.from(await out.Body!.transformToByteArray()).equals(plaintext)).toBe(true);
+    expect(s3cryptInfo(out)).toMatchObject({ encrypted: true, formatVersion: 2 });
+  }, 60_000);
 });
 
 describe('fail closed', () => {

@@ -108,7 +108,7 @@ export async function s3ecWriteMaterials(
   try {
     context = s3ecV3WriteContext(request.encryptionContext ?? {});
   } catch (error) {
-    throw new TypeError(`${command}: ${(error as Error).message}`);
+    throw new TypeError(`${command}: ${(error as Error).message}`, { cause: error });
   }
   checkContext(context, command);
   const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
@@ -122,7 +122,7 @@ export async function s3ecWriteMaterials(
     try {
       stored = s3ecV3Metadata({ messageId: encryptor.messageId, keyCommitment: encryptor.keyCommitment, encryptedDataKey, context, instructionFile: write.instructionFile });
     } catch (error) {
-      throw new TypeError(`${command}: ${(error as Error).message}`);
+      throw new TypeError(`${command}: ${(error as Error).message}`, { cause: error });
     }
     const metadata = { ...userMetadata, ...stored.metadata };
     const size = userMetadataSize(metadata);

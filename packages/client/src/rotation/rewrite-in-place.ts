@@ -61,7 +61,8 @@ export async function rewriteInPlace(
       Tagging,
       ...preservedHeaders(source.head),
     };
-    const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, context ? { encryptionContext: context } : {});
+    // Rotation, migration and conversion write s3crypt's format, whatever the client's s3ec.write says.
+    const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, { ...(context ? { encryptionContext: context } : {}), s3ecWrite: false });
     // The instruction file described the object that was just replaced; the official clients delete it with the object.
     if (kind === 's3ec' && parseS3ecMetadata(source.head.Metadata)?.kind === 'object' && (parseS3ecMetadata(source.head.Metadata) as S3ecContentMetadata).instructionFile) {
       await ctx.inner.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.key}${S3EC_INSTRUCTION_FILE_SUFFIX}` }), options);
