@@ -214,6 +214,13 @@ describe('migrating a bucket from the S3 Encryption Client to s3crypt', () => {
     }
     // Idempotent: a second run finds s3crypt objects under the target.
     expect(await rotateKeys(client, { bucket, prefix: 'convert/', to: target, convertS3ec: true })).toMatchObject({ rotated: 0, skippedBy: { 'already-rotated': converting.length } });
+
+    // And back, for readers that speak only S3EC: the official client reads them again.
+    const kmsTarget = new AwsKmsKeyring({ keyId: keyArn, client: kms });
+    const back = await rotateKeys(client, { bucket, prefix: 'convert/', to: kmsTarget, toS3ec: true });
+    expect(back).toMatchObject({ rotated: converting.length, failed: 0 });
+    for (const object of converting) expect((await peerGet(servers, { bucket, key: object.key, kmsKeyId: keyArn })).equals(object.plaintext), object.key).toBe(true);
+    expect(await rotateKeys(client, { bucket, prefix: 'convert/', to: kmsTarget, toS3ec: true })).toMatchObject({ rotated: 0, skippedBy: { 'already-rotated': converting.length } });
   });
 });
 
@@ -235,6 +242,10 @@ describe('the CLI', () => {
     expect(JSON.parse(migrated.stdout.toString().trim().split('\n').pop()!)).toMatchObject({ rotated: 1, failed: 0 });
     expect((await runCli(['ls', `s3://${bucket}/cli/`, '--recursive'], { env })).stdout.toString()).toMatch(/ 1000 s3crypt v2 +aws-kms:/);
     expect((await runCli(['cat', `s3://${bucket}/${object.key}`], { env })).stdout.equals(object.plaintext)).toBe(true);
+    // put --s3ec-write: an object the official client reads.
+    const put = await runCli(['--s3ec-write', 'put', '-', `s3://${bucket}/cli/for-python.txt`], { env, stdin: 'written by the s3crypt CLI' });
+    expect(put.code, put.stderr).toBe(0);
+    expect((await peerGet(servers, { bucket, key: 'cli/for-python.txt', kmsKeyId: keyArn })).toString()).toBe('written by the s3crypt CLI');
   });
 });
 

@@ -56,6 +56,8 @@ function program(): Command {
         .choices(['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt']),
     )
     .option('--s3ec-legacy', 'with --s3ec: also V1 objects (AES-CBC, unauthenticated) and legacy key wrappings')
+    .option('--s3ec-write', 'write objects in the AWS S3 Encryption Client V3 format (for readers that speak only it; implies --s3ec)')
+    .option('--s3ec-instruction-file', 'with --s3ec-write: the wrapped key goes in <key>.instruction')
     .option('-q, --quiet', 'no progress and no informational messages')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)');

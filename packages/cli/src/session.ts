@@ -28,6 +28,8 @@ export interface GlobalOptions {
   readonly s3ec?: boolean;
   readonly s3ecCommitmentPolicy?: string;
   readonly s3ecLegacy?: boolean;
+  readonly s3ecWrite?: boolean;
+  readonly s3ecInstructionFile?: boolean;
   readonly quiet?: boolean;
 }
 
@@ -160,8 +162,14 @@ export class Session {
       ...(signingKey ? { signingKey } : {}),
       ...(allowPlaintextReads.length ? { allowPlaintextReads } : {}),
       ...(audit ? { audit: { sink: audit, whenFull: 'fail-closed' as const } } : {}),
-      ...(o.s3ec
-        ? { s3ec: { commitmentPolicy: (o.s3ecCommitmentPolicy ?? 'require-encrypt-require-decrypt') as S3ecCommitmentPolicy, legacyUnauthenticatedModes: o.s3ecLegacy === true } }
+      ...(o.s3ec || o.s3ecWrite
+        ? {
+            s3ec: {
+              commitmentPolicy: (o.s3ecCommitmentPolicy ?? 'require-encrypt-require-decrypt') as S3ecCommitmentPolicy,
+              legacyUnauthenticatedModes: o.s3ecLegacy === true,
+              ...(o.s3ecWrite ? { write: o.s3ecInstructionFile ? { instructionFile: true } : true } : {}),
+            },
+          }
         : {}),
     });
   }

@@ -101,7 +101,8 @@ export function registerRotate(program: Command, run: CommandRunner): void {
       .argument('<location>', 's3://BUCKET[/PREFIX]')
       .requiredOption('--to-key <spec>', 'the key that wraps the data keys from now on (file:, aws-kms:, vault:, azure:, gcp:)')
       .option('--from-key <spec>', 'only objects with a data key wrapped under this key (repeatable)', collect)
-      .option('--reencrypt', 'rewrite each object with a fresh data key instead of re-wrapping the old one'),
+      .option('--reencrypt', 'rewrite each object with a fresh data key instead of re-wrapping the old one')
+      .option('--to-s3ec', 'rewrite s3crypt objects as AWS S3 Encryption Client V3 objects under --to-key (for readers that speak only that format)'),
   ).action(run(async (context, location: string) => {
     const { session, options } = context;
     const to = await session.keyring([parseKeySpec(options.toKey as string)]);
@@ -119,6 +120,7 @@ export function registerRotate(program: Command, run: CommandRunner): void {
       to,
       ...(fromKeks.length ? { fromKeks } : {}),
       ...(options.reencrypt ? { mode: 'reencrypt' as const } : {}),
+      ...(options.toS3ec ? { toS3ec: true } : {}),
     });
   }));
 

@@ -48,6 +48,7 @@ export async function rewriteInPlace(
   target: Keyring,
   context: EncryptionContext | undefined,
   options: SendOptions,
+  toS3ec = false,
 ): Promise<{ ETag?: string | undefined; VersionId?: string | undefined; objectId?: string | undefined }> {
   const Tagging = await source.tagging();
   const { body, length } = await plaintextOf(ctx, source, kind, context, options);
@@ -62,7 +63,7 @@ export async function rewriteInPlace(
       ...preservedHeaders(source.head),
     };
     // Rotation, migration and conversion write s3crypt's format, whatever the client's s3ec.write says.
-    const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, { ...(context ? { encryptionContext: context } : {}), s3ecWrite: false });
+    const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, { ...(context ? { encryptionContext: context } : {}), s3ecWrite: toS3ec });
     // The instruction file described the object that was just replaced; the official clients delete it with the object.
     if (kind === 's3ec' && parseS3ecMetadata(source.head.Metadata)?.kind === 'object' && (parseS3ecMetadata(source.head.Metadata) as S3ecContentMetadata).instructionFile) {
       await ctx.inner.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.key}${S3EC_INSTRUCTION_FILE_SUFFIX}` }), options);

@@ -76,6 +76,13 @@ export interface RotateObjectOptions extends RotationSelection {
    * skipped (`s3ec-object`). `fromKeks` does not select them (their KMS key is not named in them).
    */
   readonly convertS3ec?: boolean;
+  /**
+   * The reverse, for readers that speak only the S3 Encryption Client's format: s3crypt objects (and
+   * plaintext ones with `migratePlaintext`) are rewritten as S3EC V3 objects under `to` (method
+   * `convert`; `to` must wrap as S3EC does: an AWS KMS key, `S3ecAesKeyring` or `S3ecRsaKeyring`).
+   * S3EC objects count as done. They lose what s3crypt's format gives (docs/INTEROP.md).
+   */
+  readonly toS3ec?: boolean;
   /** The caller encryption context the objects were written with, if any (fixed, or per object). */
   readonly encryptionContext?: EncryptionContext | ((object: RotationObject) => EncryptionContext | undefined);
   /** Report what would change, write nothing (and call no keyring). */
@@ -163,6 +170,12 @@ async function decide(
   if (options.metadata && !holds(options.metadata, withoutEnvelope(head.Metadata) ?? {})) return { skip: 'not-selected' };
   const value = findEnvelope(head.Metadata);
   const envelope = value === undefined ? undefined : parseEnvelope(value);
+  if (options.toS3ec) {
+    if (isS3ecObject(head.Metadata)) return { skip: 'already-rotated' };
+    if (!envelope && !options.migratePlaintext) return { skip: 'not-encrypted' };
+    if (options.tags && !holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
+    return envelope ? { method: 'convert', envelope } : { method: 'migrate' };
+  }
   // An S3 Encryption Client object is encrypted: never "plaintext" to migrate, only converted on request.
   if (!envelope && isS3ecObject(head.Metadata)) {
     if (!options.convertS3ec) return { skip: 's3ec-object' };
@@ -238,7 +251,8 @@ async function rotateSelected(ctx: HandlerContext, object: RotationObject, optio
       const { VersionId, objectId, to } = await rewrap(ctx, source, options, sendOptions);
       return { ...where, outcome: 'rotated', method: 'rewrap', from, to, objectId, newVersionId: VersionId };
     }
-    const { VersionId, objectId } = await rewriteInPlace(ctx, source, decision.method === 'migrate' ? 'plaintext' : decision.method === 'convert' ? 's3ec' : 's3crypt', options.to, contextOf(options, object), sendOptions);
+    const kind = decision.method === 'migrate' ? 'plaintext' : decision.method === 'convert' && !options.toS3ec ? 's3ec' : 's3crypt';
+    const { VersionId, objectId } = await rewriteInPlace(ctx, source, kind, options.to, contextOf(options, object), sendOptions, options.toS3ec === true);
     return { ...where, outcome: 'rotated', method: decision.method, from, objectId, newVersionId: VersionId };
   } catch (error) {
     throw changedMeanwhile(error, `s3://${object.bucket}/${object.key}`);
