@@ -6,14 +6,12 @@
 // docs/INTEROP.md, "The Python peer (observed)".
 import { createDecipheriv, hkdfSync } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateKeyCommand, DecryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getBody, MARKER } from './harness/clients.js';
-import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
-import type { RunningServer } from './harness/process.js';
 import {
-  assertPeerAvailable,
+  startPeerFixture,
+  type PeerFixture,
   PEER_MIN_PART_SIZE,
   PEER_SIZES,
   peerGet,
@@ -31,7 +29,7 @@ const MiB = 1024 * 1024;
 const SUITE_115 = Buffer.from([0x00, 0x73]);
 const CONTEXT = { department: 'finance', purpose: 's3crypt-peer-test' };
 
-let server: RunningServer | undefined;
+let fixture: PeerFixture;
 let kms: KMSClient;
 let plain: S3Client;
 let servers: PeerServers;
@@ -42,22 +40,12 @@ let versions: PeerVersions;
 let objects: PeerObject[];
 
 beforeAll(async () => {
-  versions = await assertPeerAvailable();
-  const started = await motoFromEnvOrStarted();
-  server = started.server;
-  kms = kmsClient(started.endpoint);
-  plain = s3Client(inject('s3'));
-  servers = { s3: inject('s3'), kmsEndpoint: started.endpoint };
-  bucket = await freshBucket(plain, 's3ec-peer');
-  kmsKeyId = (await kms.send(new CreateKeyCommand({ Description: 's3crypt S3EC peer self-test' }))).KeyMetadata!.KeyId!;
+  fixture = await startPeerFixture(inject('s3'), 's3ec-peer', 's3crypt S3EC peer self-test');
+  ({ kms, plain, servers, bucket, keyId: kmsKeyId, versions } = fixture);
   objects = await writePeerObjects(servers, { bucket, kmsKeyId });
 });
 
-afterAll(async () => {
-  kms?.destroy();
-  plain?.destroy();
-  await server?.stop();
-});
+afterAll(() => fixture?.stop());
 
 const b64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64');
 const ofFormat = (format: 'v3' | 'v2') => objects.filter((object) => object.format === format);

@@ -4,20 +4,17 @@
 // authentication), HeadObject lengths, CopyObject, instruction files, the commitment policy, the
 // caller's encryption context, ranges, and tampering of every stored part.
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, s3cryptInfo, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
 import { randomBytes } from 'node:crypto';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { cliEnvironment, runCli } from './harness/cli.js';
-import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
-import type { RunningServer } from './harness/process.js';
-import { assertPeerAvailable, peerGet, peerPut, writePeerObjects, type PeerObject, type PeerServers } from './harness/s3ec-peer.js';
+import { peerGet, peerPut, startPeerFixture, writePeerObjects, type PeerFixture, type PeerObject, type PeerServers } from './harness/s3ec-peer.js';
 
 const MiB = 1024 * 1024;
 
-let server: RunningServer | undefined;
+let fixture: PeerFixture;
 let kms: KMSClient;
 let plain: S3Client;
 let servers: PeerServers;
@@ -54,22 +51,12 @@ async function tampered(source: PeerObject, key: string, change: { byte?: number
 }
 
 beforeAll(async () => {
-  await assertPeerAvailable();
-  const started = await motoFromEnvOrStarted();
-  server = started.server;
-  kms = kmsClient(started.endpoint);
-  plain = s3Client(inject('s3'));
-  servers = { s3: inject('s3'), kmsEndpoint: started.endpoint };
-  bucket = await freshBucket(plain, 's3ec-read');
-  keyArn = (await kms.send(new CreateKeyCommand({ Description: 's3crypt S3EC reader test' }))).KeyMetadata!.Arn!;
+  fixture = await startPeerFixture(inject('s3'), 's3ec-read', 's3crypt S3EC reader test');
+  ({ kms, plain, servers, bucket, keyArn } = fixture);
   objects = await writePeerObjects(servers, { bucket, kmsKeyId: keyArn });
 }, 300_000);
 
-afterAll(async () => {
-  kms?.destroy();
-  plain?.destroy();
-  await server?.stop();
-});
+afterAll(() => fixture?.stop());
 
 describe('objects the official Python client wrote', () => {
   it('every size, V3 and V2, single and multipart, reads back identical; HeadObject reports the plaintext length', async () => {

@@ -15,7 +15,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { Upload } from '@aws-sdk/lib-storage';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -35,15 +35,13 @@ import {
 } from '@s3crypt/client';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { markedBytes } from './harness/clients.js';
-import { freshBucket, s3Client } from './harness/minio.js';
-import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
-import type { RunningServer } from './harness/process.js';
-import { assertPeerAvailable, peerGet, peerRejection, type PeerServers } from './harness/s3ec-peer.js';
+import { s3Client } from './harness/minio.js';
+import { peerGet, peerRejection, startPeerFixture, type PeerFixture, type PeerServers } from './harness/s3ec-peer.js';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
-let server: RunningServer | undefined;
+let fixture: PeerFixture;
 let kms: KMSClient;
 let plain: S3Client;
 let servers: PeerServers;
@@ -101,21 +99,11 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  await assertPeerAvailable();
-  const started = await motoFromEnvOrStarted();
-  server = started.server;
-  kms = kmsClient(started.endpoint);
-  plain = s3Client(inject('s3'));
-  servers = { s3: inject('s3'), kmsEndpoint: started.endpoint };
-  bucket = await freshBucket(plain, 's3ec-write');
-  keyArn = (await kms.send(new CreateKeyCommand({ Description: 's3crypt S3EC writer test' }))).KeyMetadata!.Arn!;
+  fixture = await startPeerFixture(inject('s3'), 's3ec-write', 's3crypt S3EC writer test');
+  ({ kms, plain, servers, bucket, keyArn } = fixture);
 }, 120_000);
 
-afterAll(async () => {
-  kms?.destroy();
-  plain?.destroy();
-  await server?.stop();
-});
+afterAll(() => fixture?.stop());
 
 describe('objects s3crypt writes in S3EC V3 are read by the official Python client', () => {
   it('PutObject, 0 B to 1 MiB, with and without a caller context: the peer and our reader read them; the metadata is the official layout', async () => {

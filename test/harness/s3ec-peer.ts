@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markedBytes } from './clients.js';
-import type { S3Endpoint } from './minio.js';
+import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { freshBucket, s3Client, type S3Endpoint } from './minio.js';
+import { kmsClient, motoFromEnvOrStarted } from './moto.js';
 import { SERVER_CACHE } from './process.js';
 
 /** The Python that has the peer installed: S3EC_PYTHON, else the wrapper install-servers.sh writes. */
@@ -282,4 +285,41 @@ function driverError(command: string, result: DriverResult): PeerError {
   const pythonError = typeof reported.error === 'string' ? reported.error : 'crash';
   const message = typeof reported.message === 'string' ? reported.message : result.stderr.trim();
   return new PeerError(`s3ec peer ${command} failed (${pythonError}, exit ${result.code}): ${message}`, pythonError, result.code, result.stderr);
+}
+
+/** What every test against the peer needs: its servers, a KMS key on moto, a fresh bucket. */
+export interface PeerFixture {
+  readonly servers: PeerServers;
+  readonly kms: KMSClient;
+  /** A plain S3 client on the test MinIO. */
+  readonly plain: S3Client;
+  readonly bucket: string;
+  readonly keyId: string;
+  readonly keyArn: string;
+  readonly versions: PeerVersions;
+  stop(): Promise<void>;
+}
+
+/** Checks the peer is installed, starts (or reuses) moto, creates a KMS key and a fresh bucket. */
+export async function startPeerFixture(s3: S3Endpoint, bucketPrefix: string, keyDescription: string): Promise<PeerFixture> {
+  const versions = await assertPeerAvailable();
+  const started = await motoFromEnvOrStarted();
+  const kms = kmsClient(started.endpoint);
+  const plain = s3Client(s3);
+  const bucket = await freshBucket(plain, bucketPrefix);
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: keyDescription }));
+  return {
+    servers: { s3, kmsEndpoint: started.endpoint },
+    kms,
+    plain,
+    bucket,
+    keyId: KeyMetadata!.KeyId!,
+    keyArn: KeyMetadata!.Arn!,
+    versions,
+    async stop() {
+      kms.destroy();
+      plain.destroy();
+      await started.server?.stop();
+    },
+  };
 }
