@@ -83,6 +83,8 @@ export class Session {
   /** The caller encryption context of `--context`, for every object request. */
   readonly encryptionContext: EncryptionContext;
   #client: Promise<EncryptingS3Client> | undefined;
+  /** Clients built with another keyring: their audit events are flushed on close too. */
+  readonly #others: Promise<EncryptingS3Client>[] = [];
   #customerKey: Promise<CustomerKeyFields | undefined> | undefined;
   #auditLog: TamperEvidentLog | undefined;
 
@@ -133,7 +135,9 @@ export class Session {
 
   /** An encrypting client with another keyring (rotation's target), sharing this session's settings. */
   clientWith(keyring: Keyring): Promise<EncryptingS3Client> {
-    return this.#buildClient(keyring);
+    const client = this.#buildClient(keyring);
+    this.#others.push(client);
+    return client;
   }
 
   async #buildClient(keyringOverride: Keyring | undefined): Promise<EncryptingS3Client> {
@@ -213,9 +217,10 @@ export class Session {
 
   /** Flushes audit events and seals the audit log; releases the clients. */
   async close(): Promise<void> {
-    const client = await this.#client?.catch(() => undefined);
+    const built = [...(this.#client ? [this.#client] : []), ...this.#others];
+    const clients = await Promise.all(built.map((client) => client.catch(() => undefined)));
     try {
-      await client?.flushAudit();
+      for (const client of clients) await client?.flushAudit();
     } finally {
       await this.#auditLog?.close();
       this.s3.destroy();
