@@ -130,6 +130,15 @@ describe('put, get, cat', () => {
     }
   });
 
+  it('--context binds the object to an encryption context every reader must give again', async () => {
+    expect((await cli(['--context', 'tenant=acme', 'put', '-', `s3://${bucket}/docs/tenant.txt`], { stdin: 'acme only' })).code).toBe(EXIT.ok);
+    expect((await cli(['--context', 'tenant=acme', 'cat', `s3://${bucket}/docs/tenant.txt`])).stdout.toString()).toBe('acme only');
+    const without = await cli(['cat', `s3://${bucket}/docs/tenant.txt`]);
+    expect([EXIT.integrity, EXIT.key]).toContain(without.code);
+    expect(without.stdout.length).toBe(0);
+    expect((await cli(['--context', 'tenant=other', 'cat', `s3://${bucket}/docs/tenant.txt`])).stdout.length).toBe(0);
+  });
+
   it('missing objects, buckets and files are exit 3', async () => {
     expect((await cli(['get', `s3://${bucket}/no/such`, join(dir, 'x')])).code).toBe(EXIT.notFound);
     expect((await cli(['cat', `s3://${bucket}/no/such`])).code).toBe(EXIT.notFound);
