@@ -6,7 +6,7 @@
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, s3cryptInfo, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
+import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, s3cryptInfo, verifyObject, withS3Crypt, type S3ecOptions } from '@s3crypt/client';
 import { randomBytes } from 'node:crypto';
 import { AwsKmsKeyring } from '@s3crypt/kms-aws';
 import { cliEnvironment, runCli } from './harness/cli.js';
@@ -168,6 +168,13 @@ describe('tampered S3EC objects fail on our side with typed errors', () => {
     expect(await codeOf(read(reader(), 'tampered/v2-body'))).toBe('ERR_DECRYPTION_FAILED');
   });
 
+  it('verifyObject authenticates an S3EC object whole without releasing anything, and names a tampered one', async () => {
+    const source = objects.find((o) => o.format === 'v3' && o.plaintext.length === 20 * MiB)!;
+    expect(await verifyObject(reader(), { Bucket: bucket, Key: source.key })).toMatchObject({ encrypted: true, format: 's3ec', formatVersion: 3, plaintextLength: 20 * MiB });
+    await tampered(source, 'tampered/for-verify', { byte: 7 * MiB });
+    expect(await codeOf(verifyObject(reader(), { Bucket: bucket, Key: 'tampered/for-verify' }))).toBe('ERR_DECRYPTION_FAILED');
+  });
+
   it('two passes release nothing of a tampered object; delayed authentication fails at the end', async () => {
     const source = objects.find((o) => o.format === 'v3' && o.plaintext.length === 20 * MiB)!;
     await tampered(source, 'tampered/late-byte', { byte: -100 });
@@ -224,6 +231,7 @@ describe('the CLI', () => {
     expect(read.stdout.equals(object.plaintext)).toBe(true);
     expect((await runCli(['--s3ec', 'cat', `s3://${bucket}/${object.key}`, '--range', '0-9'], { env })).stderr).toMatch(/ERR_S3EC_RANGE_UNAUTHENTICATED/);
     expect((await runCli(['ls', `s3://${bucket}/cli/`, '--recursive'], { env })).stdout.toString()).toMatch(/ 1000 S3EC v3 /);
+    expect((await runCli(['--s3ec', 'verify', `s3://${bucket}/${object.key}`], { env })).stdout.toString()).toMatch(/^OK .*: S3EC v3, 1000 bytes/);
     const migrated = await runCli(['--s3ec', 'migrate', `s3://${bucket}/cli/`, '--convert-s3ec', '--json'], { env });
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(JSON.parse(migrated.stdout.toString().trim().split('\n').pop()!)).toMatchObject({ rotated: 1, failed: 0 });

@@ -27,7 +27,9 @@ export function registerVerify(program: Command, run: CommandRunner): void {
         if (where.key === '' || where.key.endsWith('/')) throw usageError('verify takes s3://BUCKET/KEY, or a prefix with --recursive');
         const result = await verifyObject(client, { Bucket: where.bucket, Key: where.key, ...(await session.customerKey()) }, { ...session.requestOptions(), ...expectation(options), signal });
         if (options.json) writeJson(out, { bucket: where.bucket, key: where.key, ...result });
-        else out.write(result.encrypted ? `OK s3://${where.bucket}/${displayText(where.key)}: s3crypt v${result.formatVersion}, ${result.plaintextLength} bytes, identity ${result.objectId}\n` : `PLAINTEXT s3://${where.bucket}/${displayText(where.key)}: not encrypted (allowed by --allow-plaintext-read)\n`);
+        else if (!result.encrypted) out.write(`PLAINTEXT s3://${where.bucket}/${displayText(where.key)}: not encrypted (allowed by --allow-plaintext-read)\n`);
+        else if ('format' in result) out.write(`OK s3://${where.bucket}/${displayText(where.key)}: S3EC v${result.formatVersion}, ${result.plaintextLength} bytes\n`);
+        else out.write(`OK s3://${where.bucket}/${displayText(where.key)}: s3crypt v${result.formatVersion}, ${result.plaintextLength} bytes, identity ${result.objectId}\n`);
         return ExitCode.Success;
       }
       const summary = await verifyObjects(client, {

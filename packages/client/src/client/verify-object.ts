@@ -5,7 +5,9 @@ import type { Envelope } from '../format/envelope.js';
 import type { ObjectLayout } from '../format/layout.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextStream } from './get-object.js';
-import { openObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { authenticateS3ecObject } from './s3ec-read.js';
+import type { S3ecEnvelope } from '../format/s3ec/envelope.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 
 /** An encrypted object whose every stored byte authenticated. */
@@ -16,6 +18,17 @@ export interface VerifiedObject {
   readonly objectId: string;
   readonly layout: ObjectLayout;
   /** The ETag of the version that was verified: pin later requests to it. */
+  readonly etag: string | undefined;
+  readonly versionId: string | undefined;
+}
+
+/** An AWS S3 Encryption Client object whose whole body authenticated against its tag. */
+export interface VerifiedS3ecObject {
+  readonly encrypted: true;
+  readonly format: 's3ec';
+  readonly envelope: S3ecEnvelope;
+  readonly plaintextLength: number;
+  readonly storedLength: number;
   readonly etag: string | undefined;
   readonly versionId: string | undefined;
 }
@@ -46,8 +59,13 @@ export async function authenticateObject(
   input: GetObjectCommandInput,
   options: SendOptions,
   request: S3CryptRequestOptions = {},
-): Promise<VerifiedObject | PlaintextObject> {
-  const opened = await openObject(ctx, input, options, request);
+): Promise<VerifiedObject | PlaintextObject | VerifiedS3ecObject> {
+  const opened = await openAnyObject(ctx, input, options, request, true);
+  if ('format' in opened) {
+    // The tag over the whole object, checked without keeping any plaintext (the first pass of a read).
+    await authenticateS3ecObject(ctx, opened, options);
+    return { encrypted: true, format: 's3ec', envelope: opened.envelope, plaintextLength: opened.plaintextLength, storedLength: opened.total, etag: opened.response.ETag, versionId: opened.response.VersionId };
+  }
   if (!opened.encrypted) return opened;
   try {
     await authenticateBody(ctx, opened, options);

@@ -8,6 +8,7 @@ import { namingObject, objectRefOf } from '../client/object-errors.js';
 import { restartingWhenReplaced } from '../client/replaced-object.js';
 import { checkRequestOptions, type S3CryptRequestOptions } from '../client/request-options.js';
 import { authenticateObject } from '../client/verify-object.js';
+import { s3ecEncryptedDataKey } from '../format/s3ec/data-key.js';
 import type { KekName } from '../rotation/rotate-object.js';
 
 /**
@@ -63,6 +64,17 @@ export type VerifyObjectResult =
       readonly keks: readonly KekName[];
     }
   | {
+      readonly encrypted: true;
+      /** An AWS S3 Encryption Client object (read with the client's `s3ec` option): its one GCM tag verified over the whole body. It has no object identity. */
+      readonly format: 's3ec';
+      readonly formatVersion: number;
+      readonly plaintextLength: number;
+      readonly storedLength: number;
+      readonly etag?: string | undefined;
+      readonly versionId?: string | undefined;
+      readonly keks: readonly KekName[];
+    }
+  | {
       readonly encrypted: false;
       readonly etag?: string | undefined;
     };
@@ -101,6 +113,10 @@ export async function verifyObject(client: EncryptingS3Client, input: VerifyObje
       restartingWhenReplaced(() => authenticateObject(operation.ctx, operation.input as GetObjectCommandInput, sendOptions, request)),
     );
     if (!verified.encrypted) return { encrypted: false, etag: verified.etag };
+    if ('format' in verified) {
+      const { providerId, keyId } = s3ecEncryptedDataKey(verified.envelope);
+      return { encrypted: true, format: 's3ec', formatVersion: verified.envelope.formatVersion, plaintextLength: verified.plaintextLength, storedLength: verified.storedLength, etag: verified.etag, versionId: verified.versionId, keks: [{ providerId, keyId }] };
+    }
     return {
       encrypted: true,
       formatVersion: verified.envelope.version,

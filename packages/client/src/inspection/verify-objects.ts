@@ -31,7 +31,16 @@ export interface VerifyObjectsOptions extends ObjectListing {
  * ```
  */
 export type ObjectVerification =
-  | (BulkObject & { readonly outcome: 'verified'; readonly formatVersion: number; readonly objectId: string; readonly plaintextLength: number; readonly etag?: string | undefined })
+  | (BulkObject & {
+      readonly outcome: 'verified';
+      /** `s3ec` for an AWS S3 Encryption Client object (read with the client's `s3ec` option); absent for s3crypt's format. */
+      readonly format?: 's3ec';
+      readonly formatVersion: number;
+      /** The authenticated object identity (s3crypt's format only). */
+      readonly objectId?: string;
+      readonly plaintextLength: number;
+      readonly etag?: string | undefined;
+    })
   | (BulkObject & { readonly outcome: 'plaintext'; readonly etag?: string | undefined })
   | (BulkObject & { readonly outcome: 'failed'; readonly reason: FailureReason });
 
@@ -90,6 +99,7 @@ async function verifyOne(client: EncryptingS3Client, object: BulkObject, options
       { ...(encryptionContext ? { encryptionContext } : {}), ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (!result.encrypted) return { ...where, outcome: 'plaintext', etag: result.etag };
+    if ('format' in result) return { ...where, outcome: 'verified', format: 's3ec', formatVersion: result.formatVersion, plaintextLength: result.plaintextLength, etag: result.etag };
     return { ...where, outcome: 'verified', formatVersion: result.formatVersion, objectId: result.objectId, plaintextLength: result.plaintextLength, etag: result.etag };
   } catch (error) {
     // An abort ends the run, whatever error the aborted request surfaced as; anything else is this
