@@ -1,6 +1,6 @@
 // The `s3crypt` binary as a subprocess against the real MinIO (and OpenBao and moto for the KMS key
 // specs): every command, and the exit codes scripts rely on.
-import { GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -137,6 +137,8 @@ describe('put, get, cat', () => {
     expect([EXIT.integrity, EXIT.key]).toContain(without.code);
     expect(without.stdout.length).toBe(0);
     expect((await cli(['--context', 'tenant=other', 'cat', `s3://${bucket}/docs/tenant.txt`])).stdout.length).toBe(0);
+    // Readable only with its context: not part of the bucket-wide verify below.
+    await plain.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'docs/tenant.txt' }));
   });
 
   it('missing objects, buckets and files are exit 3', async () => {
