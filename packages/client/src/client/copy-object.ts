@@ -18,6 +18,7 @@ import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, metadataWithEnvelope, withoutEnvelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
 import { rewrappedEnvelope } from '../format/object.js';
+import { S3EC_INSTRUCTION_FILE_SUFFIX } from '../format/s3ec/metadata.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { requireString, signalOf, type HandlerContext, type SendOptions } from './context.js';
 import { uploadEncrypted } from './encrypted-upload.js';
@@ -39,6 +40,12 @@ export function parseCopySource(copySource: string): { bucket: string; key: stri
   if (slash <= 0 || slash === path.length - 1) throw new TypeError(`CopyObject: CopySource "${copySource}" must be "bucket/key"`);
   const versionId = query ? new URLSearchParams(query).get('versionId') ?? undefined : undefined;
   return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)), ...(versionId ? { versionId } : {}) };
+}
+
+/** `bucket/key[?versionId=…]` as CopySource takes it (each path segment URL-encoded): the inverse of {@link parseCopySource}. */
+export function formatCopySource(bucket: string, key: string, versionId?: string): string {
+  const path = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return versionId && versionId !== 'null' ? `${path}?versionId=${encodeURIComponent(versionId)}` : path;
 }
 
 /** The GET that reads the copy source, with the caller's source conditions and SSE-C key. */
@@ -224,7 +231,10 @@ async function copyS3ecObject(ctx: HandlerContext, input: CopyObjectCommandInput
     .catch(rethrowPinned);
   if (opened.envelope.instructionFile) {
     const { Bucket, Key } = request;
-    await ctx.inner.send(new CopyObjectCommand({ Bucket: input.Bucket, Key: `${String(input.Key)}.instruction`, CopySource: `${String(Bucket)}/${encodeURIComponent(`${String(Key)}.instruction`)}` }), options);
+    await ctx.inner.send(
+      new CopyObjectCommand({ Bucket: input.Bucket, Key: `${String(input.Key)}${S3EC_INSTRUCTION_FILE_SUFFIX}`, CopySource: formatCopySource(String(Bucket), `${String(Key)}${S3EC_INSTRUCTION_FILE_SUFFIX}`) }),
+      options,
+    );
   }
   return withObjectInfo(output, { encrypted: true, format: 's3ec', formatVersion: opened.envelope.formatVersion });
 }

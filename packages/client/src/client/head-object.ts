@@ -6,7 +6,7 @@ import { plaintextView } from './get-object.js';
 import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { objectSelector, openAnyObject, openObject } from './read-object.js';
-import { hasInstructionFile, isS3ecObject, withoutS3ecMetadata } from './s3ec-read.js';
+import { storedAsS3ec, withoutS3ecMetadata } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 
@@ -23,7 +23,7 @@ export async function headObject(ctx: HandlerContext, input: HeadObjectCommandIn
 
 async function headObjectOnce(ctx: HandlerContext, input: HeadObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<HeadObjectCommandOutput> {
   const head = await ctx.inner.send(new HeadObjectCommand(input), options);
-  if (findEnvelope(head.Metadata) === undefined && (isS3ecObject(head.Metadata) || (ctx.s3ec && (await hasInstructionFile(ctx, input, options))))) {
+  if (findEnvelope(head.Metadata) === undefined && (await storedAsS3ec(ctx, input, head.Metadata, options))) {
     const opened = await openAnyObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request, true).catch(rethrowPinned);
     if (!('format' in opened)) throw new NotEncryptedError('the object changed while it was being read');
     // The length is the stored one less the tag: authenticated only by a whole read, as for any S3EC reader.

@@ -16,7 +16,7 @@ import { namingObject, objectRefOf } from './object-errors.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { rethrowPinned } from './replaced-object.js';
-import { hasInstructionFile, isS3ecObject, openS3ecObject, type OpenedS3ecObject } from './s3ec-read.js';
+import { openS3ecObject, storedAsS3ec, type OpenedS3ecObject } from './s3ec-read.js';
 import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
 
 /**
@@ -153,10 +153,7 @@ async function openStored(
   }
   // Metadata first: an object that may not be read is not read at all.
   const envelopeValue = findEnvelope(response.Metadata);
-  // V1/V2 objects of the S3 Encryption Client may keep all their content metadata in an instruction
-  // file, leaving nothing on the object: a client that reads that format looks for one (a HEAD)
-  // before it takes an object without metadata for plaintext, as the official clients do.
-  if (envelopeValue === undefined && (isS3ecObject(response.Metadata) || (ctx.s3ec && (await hasInstructionFile(ctx, input, options))))) {
+  if (envelopeValue === undefined && (await storedAsS3ec(ctx, input, response.Metadata, options))) {
     return openForeign(ctx, input, response, options, request, foreign).catch((error: unknown) => {
       throw namingObject(error, objectRefOf(input, response.VersionId));
     });

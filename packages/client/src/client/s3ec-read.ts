@@ -17,7 +17,7 @@ import { DecryptionError, KeyPolicyError, KeyringError, S3ecError } from '../err
 import { s3ecContentCipher, type S3ecContentCipher } from '../format/s3ec/content-cipher.js';
 import { s3ecContextMatches, s3ecDecryptionContext, s3ecEncryptedDataKey } from '../format/s3ec/data-key.js';
 import { parseS3ecEnvelope, type S3ecEnvelope } from '../format/s3ec/envelope.js';
-import { parseS3ecMetadata, S3EC_INSTRUCTION_FILE_SUFFIX, type S3ecContentMetadata } from '../format/s3ec/metadata.js';
+import { parseS3ecMetadata, S3EC_INSTRUCTION_FILE_SUFFIX, S3EC_METADATA_NAMES } from '../format/s3ec/metadata.js';
 import type { EncryptedDataKey } from '../keyrings/keyring.js';
 import { S3EC_PROVIDER_IDS } from '../keyrings/s3ec-ids.js';
 import { objectName, signalOf, type HandlerContext, type SendOptions } from './context.js';
@@ -54,18 +54,25 @@ export interface OpenedS3ecObject {
   readonly sameVersion: GetObjectCommandInput;
 }
 
-/** The S3EC content metadata names, which a reader's output does not show (as s3crypt's envelope). */
-const S3EC_METADATA = /^x-amz-(key|key-v2|iv|matdesc|wrap-alg|cek-alg|tag-len|unencrypted-content-length|c|3|d|i|w|m|t)$/i;
+/** One of the S3EC content metadata names, which a reader's output does not show (as s3crypt's envelope). */
+const isS3ecName = (name: string): boolean => S3EC_METADATA_NAMES.has(name.toLowerCase());
 
 /** `response` without the S3EC content metadata in its user metadata. */
 export function withoutS3ecMetadata<T extends { Metadata?: Record<string, string> }>(response: T): T {
   if (!response.Metadata) return response;
-  return { ...response, Metadata: Object.fromEntries(Object.entries(response.Metadata).filter(([name]) => !S3EC_METADATA.test(name))) };
+  return { ...response, Metadata: Object.fromEntries(Object.entries(response.Metadata).filter(([name]) => !isS3ecName(name))) };
 }
 
 /** Only the S3EC content metadata of `metadata` (what a copy must keep). */
 export function s3ecMetadataOf(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(metadata ?? {}).filter(([name]) => S3EC_METADATA.test(name)));
+  return Object.fromEntries(Object.entries(metadata ?? {}).filter(([name]) => isS3ecName(name)));
+}
+
+/** Whether the S3EC object whose metadata is `metadata` keeps (some of) its content metadata in `<key>.instruction`. */
+export function usesInstructionFile(metadata: Readonly<Record<string, string>> | undefined): boolean {
+  const recognised = parseS3ecMetadata(metadata);
+  // Nothing on the object at all: everything is in the instruction file (V1/V2).
+  return recognised === undefined || (recognised.kind === 'object' && recognised.instructionFile);
 }
 
 /** True when `metadata` is an S3 Encryption Client object's (not its instruction file). */
@@ -73,14 +80,19 @@ export function isS3ecObject(metadata: Readonly<Record<string, string>> | undefi
   return parseS3ecMetadata(metadata)?.kind === 'object';
 }
 
+/** The request fields that address `input`'s instruction file `<key>.instruction`. */
+function instructionFileOf(input: GetObjectCommandInput): GetObjectCommandInput {
+  const { Bucket, Key, ExpectedBucketOwner, RequestPayer } = input;
+  return { Bucket, Key: `${String(Key)}${S3EC_INSTRUCTION_FILE_SUFFIX}`, ExpectedBucketOwner, RequestPayer };
+}
+
 /**
  * Whether `<key>.instruction` exists (one HEAD). Its `x-amz-crypto-instr-file` marker is not required:
  * it has an empty value, which some stores drop. Its body is parsed strictly when it is read.
  */
-export async function hasInstructionFile(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<boolean> {
-  const { Bucket, Key, ExpectedBucketOwner, RequestPayer } = input;
+async function hasInstructionFile(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions): Promise<boolean> {
   try {
-    const head = await ctx.inner.send(new HeadObjectCommand({ Bucket, Key: `${String(Key)}${S3EC_INSTRUCTION_FILE_SUFFIX}`, ExpectedBucketOwner, RequestPayer }), options);
+    const head = await ctx.inner.send(new HeadObjectCommand(instructionFileOf(input)), options);
     return parseS3ecMetadata(head.Metadata)?.kind !== 'object';
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -89,9 +101,18 @@ export async function hasInstructionFile(ctx: HandlerContext, input: GetObjectCo
   }
 }
 
+/**
+ * Whether an object without an s3crypt envelope, whose metadata is `metadata`, is an S3 Encryption
+ * Client object. V1/V2 objects may keep all their content metadata in an instruction file, leaving
+ * nothing on the object: a client that reads that format looks for one (a HEAD) before it takes an
+ * object for plaintext, as the official clients do.
+ */
+export async function storedAsS3ec(ctx: HandlerContext, input: GetObjectCommandInput, metadata: Readonly<Record<string, string>> | undefined, options: SendOptions): Promise<boolean> {
+  return isS3ecObject(metadata) || (ctx.s3ec !== undefined && (await hasInstructionFile(ctx, input, options)));
+}
+
 async function instructionFile(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, name: string): Promise<string> {
-  const { Bucket, Key, ExpectedBucketOwner, RequestPayer } = input;
-  const response = await ctx.inner.send(new GetObjectCommand({ Bucket, Key: `${String(Key)}.instruction`, ExpectedBucketOwner, RequestPayer }), options);
+  const response = await ctx.inner.send(new GetObjectCommand(instructionFileOf(input)), options);
   const length = response.ContentLength;
   if (length === undefined || length > MAX_INSTRUCTION_FILE) {
     (response.Body as Readable | undefined)?.destroy();
@@ -160,12 +181,10 @@ export async function openS3ecObject(
   const key = String(input.Key);
   const name = objectName(bucket, key);
   const s3ec = ctx.s3ec;
-  // Nothing on the object at all: everything is in the instruction file (V1/V2).
-  const recognised = (parseS3ecMetadata(response.Metadata) as S3ecContentMetadata | undefined) ?? { instructionFile: true };
   if (!s3ec) {
     throw new S3ecError('ERR_S3EC_DISABLED', `${name} was written by the AWS S3 Encryption Client; reading it needs the client's s3ec option`);
   }
-  const envelope = parseS3ecEnvelope(response.Metadata ?? {}, recognised.instructionFile ? await instructionFile(ctx, input, options, name) : undefined);
+  const envelope = parseS3ecEnvelope(response.Metadata ?? {}, usesInstructionFile(response.Metadata) ? await instructionFile(ctx, input, options, name) : undefined);
   checkCommitmentPolicy(envelope, s3ec, name);
   const total = first.total;
   const gcm = envelope.contentAlgorithm !== 'AES/CBC/PKCS5Padding';

@@ -17,6 +17,7 @@ import type { ObjectLayout } from '../format/layout.js';
 import { encryptedPartLength } from '../format/segments.js';
 import type { HandlerContext, SendOptions } from '../client/context.js';
 import { isPreconditionFailed } from '../client/replaced-object.js';
+import { formatCopySource } from '../client/copy-object.js';
 import { forEachConcurrently } from '../bulk/concurrency.js';
 
 /** S3's limits on one CopyObject, and on the parts of a multipart upload. */
@@ -43,11 +44,8 @@ export function preservedHeaders(head: HeadObjectCommandOutput) {
   return { ContentType, ContentEncoding, ContentDisposition, ContentLanguage, CacheControl, Expires, WebsiteRedirectLocation, StorageClass, ServerSideEncryption, SSEKMSKeyId, BucketKeyEnabled };
 }
 
-/** `bucket/key[?versionId=…]` as CopySource takes it (each path segment URL-encoded). */
 function copySourceOf(source: CopySourceObject): string {
-  const path = `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`;
-  const versionId = source.head.VersionId;
-  return versionId && versionId !== 'null' ? `${path}?versionId=${encodeURIComponent(versionId)}` : path;
+  return formatCopySource(source.bucket, source.key, source.head.VersionId);
 }
 
 /** A 412 on the guarded copy means the object was replaced after it was read. */

@@ -11,8 +11,8 @@ import { uploadEncrypted } from '../client/encrypted-upload.js';
 import { getObject } from '../client/get-object.js';
 import { s3cryptInfo } from '../client/object-info.js';
 import { discardBody } from '../client/store-response.js';
-import { isS3ecObject, withoutS3ecMetadata } from '../client/s3ec-read.js';
-import { parseS3ecMetadata, S3EC_INSTRUCTION_FILE_SUFFIX, type S3ecContentMetadata } from '../format/s3ec/metadata.js';
+import { isS3ecObject, usesInstructionFile, withoutS3ecMetadata } from '../client/s3ec-read.js';
+import { S3EC_INSTRUCTION_FILE_SUFFIX } from '../format/s3ec/metadata.js';
 import { preservedHeaders, type CopySourceObject } from './in-place-copy.js';
 
 /** What a rewrite reads: an s3crypt object, an AWS S3 Encryption Client object (both decrypted), or plaintext. */
@@ -62,10 +62,10 @@ export async function rewriteInPlace(
       Tagging,
       ...preservedHeaders(source.head),
     };
-    // Rotation, migration and conversion write s3crypt's format, whatever the client's s3ec.write says.
+    // The format written is the rotation's choice (s3crypt's, or S3EC with toS3ec), whatever the client's s3ec.write says.
     const written = await uploadEncrypted({ ...ctx, keyring: target }, input, body, length, options, { ...(context ? { encryptionContext: context } : {}), s3ecWrite: toS3ec });
     // The instruction file described the object that was just replaced; the official clients delete it with the object.
-    if (kind === 's3ec' && parseS3ecMetadata(source.head.Metadata)?.kind === 'object' && (parseS3ecMetadata(source.head.Metadata) as S3ecContentMetadata).instructionFile) {
+    if (kind === 's3ec' && usesInstructionFile(source.head.Metadata)) {
       await ctx.inner.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.key}${S3EC_INSTRUCTION_FILE_SUFFIX}` }), options);
     }
     return { ETag: written.ETag, VersionId: written.VersionId, objectId: s3cryptInfo(written)?.objectId };
