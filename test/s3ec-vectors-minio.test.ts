@@ -6,7 +6,8 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { EncryptingS3Client, MultiKeyring, S3CryptError, S3ecAesKeyring, S3ecRsaKeyring, type S3ecOptions } from '@s3crypt/client';
+import { EncryptingS3Client, MultiKeyring, RawAesKeyring, rotateKeys, S3CryptError, S3ecAesKeyring, S3ecRsaKeyring, type S3ecOptions } from '@s3crypt/client';
+import { randomBytes } from 'node:crypto';
 import { freshBucket, s3Client } from './harness/minio.js';
 
 interface ObjectVector {
@@ -90,5 +91,18 @@ describe('S3EC vector objects read from MinIO through EncryptingS3Client', () =>
       (error: S3CryptError) => error.code,
     );
     expect(code).toBe('ERR_UNSIGNED_OBJECT');
+  });
+
+  it('a plaintext migration never encrypts S3EC objects or their instruction files, even objects with all their metadata in one', async () => {
+    const s3crypt = new RawAesKeyring({ keyName: 'migration', masterKey: randomBytes(32) });
+    const migrating = new EncryptingS3Client({ client: plain, keyring: s3crypt, s3ec: { commitmentPolicy: 'require-encrypt-allow-decrypt' } });
+    const summary = await rotateKeys(migrating, { bucket, prefix: 'vectors/', to: s3crypt, migratePlaintext: true });
+    const instructionFiles = objects.filter((vector) => vector.instructionFile !== undefined).length;
+    expect(summary).toMatchObject({ rotated: 0, failed: 0, skippedBy: { 's3ec-object': objects.length + instructionFiles } });
+    // Still readable as the official clients wrote them.
+    const index = objects.findIndex((vector) => Object.keys(vector.metadata).length === 0);
+    expect(index).toBeGreaterThanOrEqual(0);
+    const out = await client({ commitmentPolicy: 'require-encrypt-allow-decrypt' }).send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(index) }));
+    expect(Buffer.from(await out.Body!.transformToByteArray()).equals(Buffer.from(objects[index]!.plaintext, 'base64'))).toBe(true);
   });
 });

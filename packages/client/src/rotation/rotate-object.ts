@@ -19,7 +19,8 @@ import { openObject } from '../client/read-object.js';
 import { changedMeanwhile, copyInPlace, copySource, MAX_COPY_OBJECT_LENGTH, type CopySourceObject } from './in-place-copy.js';
 import { failureReason, type FailureReason } from '../bulk/failure.js';
 import { rewriteInPlace } from './rewrite-in-place.js';
-import { isS3ecObject } from '../client/s3ec-read.js';
+import { storedAsS3ec } from '../client/s3ec-read.js';
+import { parseS3ecMetadata } from '../format/s3ec/metadata.js';
 
 /**
  * Which objects a rotation takes, beyond the prefix it lists. Every condition given must hold.
@@ -157,38 +158,51 @@ export function checkRotateObjectOptions(options: RotateObjectOptions, where: st
   return targetKeks;
 }
 
+/** What an object without an s3crypt envelope is to the S3 Encryption Client's format, if anything. */
+type StoredS3ec = 'object' | 'instruction-file' | undefined;
+
+async function storedS3ec(ctx: HandlerContext, object: RotationObject, head: HeadObjectCommandOutput, options: SendOptions): Promise<StoredS3ec> {
+  if (parseS3ecMetadata(head.Metadata)?.kind === 'instruction-file') return 'instruction-file';
+  // With the client's s3ec option this finds objects whose metadata is all in an instruction file, as reads do.
+  return (await storedAsS3ec(ctx, { Bucket: object.bucket, Key: object.key }, head.Metadata, options)) ? 'object' : undefined;
+}
+
 /** Where a HEAD leaves the object: skipped (and why), or to be rotated by `method`. */
 async function decide(
   object: RotationObject,
   source: CopySourceObject,
+  s3ecOf: () => Promise<StoredS3ec>,
   options: RotateObjectOptions,
   targetKeks: readonly KekMatcher[],
 ): Promise<{ skip: RotationSkipReason } | { method: 'rewrap' | 'reencrypt' | 'migrate' | 'convert'; envelope?: Envelope }> {
   const { head } = source;
+  const tagged = async () => !options.tags || holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')));
   if (object.versionId !== undefined && head.VersionId !== object.versionId) return { skip: 'noncurrent-version' };
   if (options.modifiedBefore && !(head.LastModified && head.LastModified < options.modifiedBefore)) return { skip: 'not-selected' };
   if (options.metadata && !holds(options.metadata, withoutEnvelope(head.Metadata) ?? {})) return { skip: 'not-selected' };
   const value = findEnvelope(head.Metadata);
   const envelope = value === undefined ? undefined : parseEnvelope(value);
+  // Asked only here, after the cheap skips: it may cost a HEAD (the instruction-file probe).
+  const s3ec = envelope ? undefined : await s3ecOf();
+  // An instruction file belongs to its S3EC object: it is never data to encrypt or convert.
+  if (s3ec === 'instruction-file') return { skip: 's3ec-object' };
   if (options.toS3ec) {
-    if (isS3ecObject(head.Metadata)) return { skip: 'already-rotated' };
+    if (s3ec === 'object') return { skip: 'already-rotated' };
     if (!envelope && !options.migratePlaintext) return { skip: 'not-encrypted' };
-    if (options.tags && !holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
+    if (!(await tagged())) return { skip: 'not-selected' };
     return envelope ? { method: 'convert', envelope } : { method: 'migrate' };
   }
   // An S3 Encryption Client object is encrypted: never "plaintext" to migrate, only converted on request.
-  if (!envelope && isS3ecObject(head.Metadata)) {
+  if (s3ec === 'object') {
     if (!options.convertS3ec) return { skip: 's3ec-object' };
-    if (options.tags && !holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
+    if (!(await tagged())) return { skip: 'not-selected' };
     return { method: 'convert' };
   }
   if (!envelope && !options.migratePlaintext) return { skip: 'not-encrypted' };
   if (envelope && options.fromKeks && !envelope.encryptedDataKeys.some((edk) => options.fromKeks!.some((m) => matches(m, edk)))) return { skip: 'not-selected' };
   if (envelope && options.mode !== 'reencrypt' && envelope.encryptedDataKeys.every((edk) => underTarget(options.to, targetKeks, edk))) return { skip: 'already-rotated' };
   if (envelope && options.mode === 'reencrypt' && options.rewrittenSince && head.LastModified && head.LastModified.getTime() >= wholeSecond(options.rewrittenSince)) return { skip: 'already-rotated' };
-  if (options.tags) {
-    if (!holds(options.tags, Object.fromEntries(new URLSearchParams((await source.tagging()) ?? '')))) return { skip: 'not-selected' };
-  }
+  if (!(await tagged())) return { skip: 'not-selected' };
   if (!envelope) return { method: 'migrate' };
   return { method: options.mode === 'reencrypt' ? 'reencrypt' : 'rewrap', envelope };
 }
@@ -242,7 +256,7 @@ async function rotateSelected(ctx: HandlerContext, object: RotationObject, optio
     throw error;
   }
   const source = copySource(ctx, object.bucket, object.key, head, sendOptions);
-  const decision = await decide(object, source, options, targetKeks);
+  const decision = await decide(object, source, () => storedS3ec(ctx, object, head, sendOptions), options, targetKeks);
   if ('skip' in decision) return { ...where, outcome: 'skipped', reason: decision.skip };
   const from = namesOf(decision.envelope?.encryptedDataKeys ?? []);
   if (options.dryRun) return { ...where, outcome: 'would-rotate', method: decision.method, from };
