@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { MultiKeyring, RawAesKeyring, S3ecAesKeyring, S3ecRsaKeyring, type Keyring } from '@s3crypt/client';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
+import { readLocalFile } from './local-files.js';
 
 /** The providers a `--key` spec can name, as `PROVIDER:VALUE`. */
 export const KEY_SPEC_PROVIDERS = ['file', 'aws-kms', 'vault', 'azure', 'gcp', 's3ec-aes', 's3ec-rsa'] as const;
@@ -129,13 +130,7 @@ export async function keyringFor(spec: KeySpec, environment: KeyEnvironment, war
     }
     case 's3ec-rsa': {
       // An RSA private key (PEM) of objects the S3 Encryption Client wrapped with RSA-OAEP-SHA1.
-      let privateKey: string;
-      try {
-        privateKey = await readFile(spec.value, 'utf8');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Key;
-        throw new CliError(code, `cannot read RSA key file ${spec.value}: ${(error as Error).message}`, { cause: error });
-      }
+      const privateKey = (await readLocalFile(spec.value, 'RSA key file', ExitCode.Key)).toString('utf8');
       return new S3ecRsaKeyring({ privateKey, ...(environment.s3ecLegacy ? { enableLegacyWrappingAlgorithms: true } : {}) });
     }
   }

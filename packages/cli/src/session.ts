@@ -2,11 +2,12 @@
 // --region, --profile), and, built only when a command needs a key, the EncryptingS3Client with the
 // keyring of --key/S3CRYPT_KEY, the key policy options, the customer key and the audit log.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { EncryptingS3Client, type EncryptionContext, type KeyPolicy, type Keyring, type PlaintextReadSelection, type S3CryptRequestOptions, type S3ecCommitmentPolicy } from '@s3crypt/client';
 import { TamperEvidentLog } from '@s3crypt/audit';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
+import { readLocalFile } from './local-files.js';
 import { keyringForSpecs, parseKeyFile, parseKeySpec, type KeySpec } from './key-spec.js';
 import { parsePrefixLocation } from './locations.js';
 
@@ -59,12 +60,7 @@ export function keyValues(pairs: readonly string[] | undefined, option: string):
 }
 
 async function readPem(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Key;
-    throw new CliError(code, `cannot read ${what} ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  return (await readLocalFile(path, what, ExitCode.Key)).toString('utf8');
 }
 
 function keyObject(make: () => KeyObject, path: string, what: string): KeyObject {
@@ -196,13 +192,7 @@ export class Session {
   async #readCustomerKey(): Promise<CustomerKeyFields | undefined> {
     const path = this.options.customerKeyFile;
     if (path === undefined) return undefined;
-    let contents: Buffer;
-    try {
-      contents = await readFile(path);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Key;
-      throw new CliError(code, `cannot read customer key file ${path}: ${(error as Error).message}`, { cause: error });
-    }
+    const contents = await readLocalFile(path, 'customer key file', ExitCode.Key);
     const key = parseKeyFile(contents, path);
     contents.fill(0);
     const fields: CustomerKeyFields = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64'), SSECustomerKeyMD5: createHash('md5').update(key).digest('base64') };

@@ -1,9 +1,10 @@
 // `s3crypt audit verify LOG…`: the offline verifier of @s3crypt/audit, from the files alone and the
 // checkpoint public key.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { verifyAuditLog } from '@s3crypt/audit';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { isDirectory, readLocalFile } from '../local-files.js';
 import { displayText, writeJson } from '../output.js';
 import type { CommandRunner } from '../runner.js';
 
@@ -17,18 +18,16 @@ export function registerAuditVerify(program: Command, run: CommandRunner): void 
     .option('--allow-unsealed-tail', 'the log is still being written: records after the last checkpoint are unprovable, not an error')
     .option('--json', 'print the report as JSON')
     .action(run(async ({ session, options }, logs: string[]) => {
-      const publicKey = await readFile(options.publicKey as string, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        throw new CliError(error.code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Unexpected, `cannot read public key ${options.publicKey as string}: ${error.message}`);
-      });
+      const publicKey = (await readLocalFile(options.publicKey as string, 'public key', ExitCode.Unexpected)).toString('utf8');
       const first = logs[0] as string;
-      const isDirectory = logs.length === 1 && (await stat(first).then((info) => info.isDirectory(), () => false));
-      for (const file of isDirectory ? [] : logs) {
+      const directory = logs.length === 1 && (await isDirectory(first));
+      for (const file of directory ? [] : logs) {
         await stat(file).catch(() => {
           throw new CliError(ExitCode.NotFound, `audit log file ${file} does not exist`);
         });
       }
       const report = await verifyAuditLog({
-        ...(isDirectory ? { directory: first } : { files: logs }),
+        ...(directory ? { directory: first } : { files: logs }),
         publicKey,
         ...(options.allowUnsealedTail ? { allowUnsealedTail: true } : {}),
       });

@@ -3,7 +3,7 @@
 // A rerun after an interruption skips destinations that already exist with the source's size:
 // downloads are atomic (temp + rename) and uploads complete or leave nothing, so an existing
 // destination is a finished one.
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { basename, dirname, join } from 'node:path';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { forEachObject } from '@s3crypt/client';
 import { ExitCode, usageError } from '../exit-codes.js';
 import { parseLocation, s3Url, type Location, type S3Location } from '../locations.js';
+import { isDirectory } from '../local-files.js';
 import { filesUnder, localPathFor } from '../local-paths.js';
 import { displayText, writeJson } from '../output.js';
 import type { ProgressReporter } from '../progress.js';
@@ -96,12 +97,8 @@ async function singleTask(from: Location, to: Location): Promise<CopyTask> {
     if (!name) throw usageError('copying stdin needs a full destination key, s3://BUCKET/KEY');
     to = { ...to, key: to.key + name };
   }
-  if (to.kind === 'local' && (await localIsDirectory(to.path))) to = { kind: 'local', path: localPathFor(to.path, '', name) };
+  if (to.kind === 'local' && (await isDirectory(to.path))) to = { kind: 'local', path: localPathFor(to.path, '', name) };
   return { from, to, size: from.kind === 'local' ? await localSize(from.path) : undefined, name: describe(from) };
-}
-
-async function localIsDirectory(path: string): Promise<boolean> {
-  return stat(path).then((info) => info.isDirectory(), () => false);
 }
 
 /** True when the destination already holds a finished copy (same size), so a rerun skips it. */

@@ -1,17 +1,13 @@
 // `s3crypt get s3://bucket/key FILE|-` and `s3crypt cat s3://bucket/key [--range a-b]`.
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { S3CryptRequestOptions } from '@s3crypt/client';
 import { ExitCode, usageError } from '../exit-codes.js';
+import { isDirectory } from '../local-files.js';
 import { parseLocation, parseObjectLocation, s3Url } from '../locations.js';
 import type { CommandRunner } from '../runner.js';
 import { silentProgress } from '../progress.js';
 import { downloadToFile, downloadToStream } from '../transfers.js';
-
-async function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then((info) => info.isDirectory(), () => false);
-}
 
 /** `--expect-id` as a request option. */
 export function expectation(options: Record<string, unknown>): S3CryptRequestOptions {

@@ -1,11 +1,11 @@
 // `s3crypt rotate` and `s3crypt migrate`: shells over rotateKeys (@s3crypt/client), printing its
 // progress and summary. `--key` keys unwrap; `--to-key` wraps (rotate) — migrate wraps under the first --key.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { rotateKeys, type Keyring, type KekMatcher, type RotateKeysOptions, type RotationSummary } from '@s3crypt/client';
 import { objectsFromCsvManifest } from '@s3crypt/batch-rotation';
-import { CliError, ExitCode, usageError } from '../exit-codes.js';
+import { ExitCode, usageError } from '../exit-codes.js';
 import { parseKeySpec } from '../key-spec.js';
+import { readLocalFile } from '../local-files.js';
 import { parsePrefixLocation } from '../locations.js';
 import { displayText, writeJson } from '../output.js';
 import type { ActionContext, CommandRunner } from '../runner.js';
@@ -39,9 +39,7 @@ async function commonOptions(context: ActionContext, location: string): Promise<
   const where = parsePrefixLocation(location, 'the location');
   let objects: RotateKeysOptions['objects'];
   if (options.manifest !== undefined) {
-    const csv = await readFile(options.manifest as string, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new CliError(error.code === 'ENOENT' ? ExitCode.NotFound : ExitCode.Unexpected, `cannot read manifest ${options.manifest as string}: ${error.message}`);
-    });
+    const csv = (await readLocalFile(options.manifest as string, 'manifest', ExitCode.Unexpected)).toString('utf8');
     try {
       objects = objectsFromCsvManifest(csv);
     } catch (error) {
