@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { s3cryptInfo, withS3Crypt, type S3CryptObjectInfo, type S3CryptRequestOptions } from '@s3crypt/client';
+import { ExitCode, exitCodeOf } from './exit-codes.js';
 import type { S3Location } from './locations.js';
 import type { TransferProgress } from './progress.js';
 import type { Session } from './session.js';
@@ -161,7 +162,7 @@ export async function plaintextLengthOf(session: Session, object: S3Location, si
     const head = await client.send(withS3Crypt(new HeadObjectCommand({ Bucket: object.bucket, Key: object.key, ...(await session.customerKey()) }), session.requestOptions()), { abortSignal: signal });
     return head.ContentLength;
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotFound' || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+    if (exitCodeOf(error) === ExitCode.NotFound) return undefined;
     throw error;
   }
 }

@@ -188,10 +188,19 @@ async function openForeign(ctx: HandlerContext, input: GetObjectCommandInput, re
     discardBody(response);
     throw error;
   }
+  // S3EC has no object identity.
+  return audited(ctx, input, response, (audit) => openS3ecObject(ctx, input, response, first, options, request, audit), () => undefined);
+}
+
+/**
+ * One read as one audit event: an unwrap that succeeds once `open` authenticated the object (with its
+ * identity, where the format has one), or the failure or policy refusal that ended it.
+ */
+async function audited<T>(ctx: HandlerContext, input: GetObjectCommandInput, response: GetObjectCommandOutput, open: (audit: ReadAudit | undefined) => Promise<T>, identity: (opened: T) => string | undefined): Promise<T> {
   const audit = ctx.audit?.read(String(input.Bucket), String(input.Key), response.VersionId);
   try {
-    const opened = await openS3ecObject(ctx, input, response, first, options, request, audit);
-    await audit?.authenticated();
+    const opened = await open(audit);
+    await audit?.authenticated(identity(opened));
     return opened;
   } catch (error) {
     await audit?.failed(error);
@@ -199,11 +208,7 @@ async function openForeign(ctx: HandlerContext, input: GetObjectCommandInput, re
   }
 }
 
-/**
- * The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`.
- * Its read is one audit event: an unwrap that succeeds once the object authenticated (with its
- * identity), or the failure or policy refusal that ended it.
- */
+/** The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`; one audited read. */
 async function openEncrypted(
   ctx: HandlerContext,
   input: GetObjectCommandInput,
@@ -212,15 +217,7 @@ async function openEncrypted(
   options: SendOptions,
   request: S3CryptRequestOptions,
 ): Promise<OpenedObject> {
-  const audit = ctx.audit?.read(String(input.Bucket), String(input.Key), response.VersionId);
-  try {
-    const opened = await openAuthenticated(ctx, input, response, envelopeValue, options, request, audit);
-    await audit?.authenticated(opened.objectId);
-    return opened;
-  } catch (error) {
-    await audit?.failed(error);
-    throw error;
-  }
+  return audited(ctx, input, response, (audit) => openAuthenticated(ctx, input, response, envelopeValue, options, request, audit), (opened) => opened.objectId);
 }
 
 async function openAuthenticated(
