@@ -52,6 +52,7 @@ export type { DeadlineOptions } from './keyrings/deadline.js';
 export { EncryptingS3Client } from './client/encrypting-client.js';
 export type { EncryptingS3ClientOptions } from './client/encrypting-client.js';
 export type { S3ecOptions, S3ecCommitmentPolicy, S3ecWriteOptions } from './client/s3ec-options.js';
+export type { ParallelReadOptions, ParallelReadClientOptions } from './parallel/options.js';
 export type { PlaintextReadSelection } from './client/plaintext-reads.js';
 export { s3cryptInfo } from './client/object-info.js';
 export type { S3CryptObjectInfo } from './client/object-info.js';

@@ -8,6 +8,7 @@ import type { ResolvedKeyPolicy } from './key-policy.js';
 import type { MultipartUploads } from './multipart-state.js';
 import type { PlaintextReadPolicy } from './plaintext-reads.js';
 import type { ResolvedS3ecOptions } from './s3ec-options.js';
+import type { ParallelReads } from '../parallel/options.js';
 
 /** Which keyring wraps and unwraps an object's data key, and which wrapped keys a read may try. */
 export interface ObjectKeys {
@@ -37,6 +38,8 @@ export interface HandlerContext extends ObjectKeys {
   readonly s3ec?: ResolvedS3ecOptions;
   /** The audit scope of the current `send`, when the client audits. */
   readonly audit?: AuditScope;
+  /** Parallel ranged GETs for large reads: the client's setting and its decryption workers. */
+  readonly parallelReads?: ParallelReads;
 }
 
 /** Send options as the SDK takes them (abortSignal, requestTimeout). */

@@ -22,6 +22,7 @@ import { operationName } from './operation.js';
 import { plaintextReadPolicy, type PlaintextReadSelection } from './plaintext-reads.js';
 import { putObject } from './put-object.js';
 import { resolveS3ecOptions, type S3ecOptions } from './s3ec-options.js';
+import { resolveParallelReads, type ParallelReadClientOptions } from '../parallel/options.js';
 
 /**
  * @example
@@ -83,6 +84,13 @@ export interface EncryptingS3ClientOptions {
    * and multipart uploads, parts in order). See docs/INTEROP.md.
    */
   readonly s3ec?: S3ecOptions;
+  /**
+   * Fetch large objects as several ranged GETs at once, authenticated and decrypted on worker
+   * threads and delivered in order: `true` or settings for every GetObject; default off (one GET,
+   * as S3Client). A request can choose otherwise with `withS3Crypt(command, { parallelReads })`.
+   * See {@link ParallelReadClientOptions} and docs/PERFORMANCE.md.
+   */
+  readonly parallelReads?: boolean | ParallelReadClientOptions;
 }
 
 interface SendableCommand {
@@ -177,6 +185,7 @@ export class EncryptingS3Client {
       plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       ...(s3ec ? { s3ec } : {}),
       uploads: new MultipartUploads(),
+      parallelReads: resolveParallelReads(options.parallelReads),
     };
     registerInternals(this, { context: this.#context, audit: this.#audit, customerKeys: this.#customerKeys, customerKeyEscrow: this.#customerKeyEscrow });
     // lib-storage and other helpers read `config` (endpoint, checksums, request handler) and `middlewareStack`.
@@ -274,6 +283,7 @@ export class EncryptingS3Client {
    */
   destroy(): void {
     this.#context.uploads.endAll();
+    this.#context.parallelReads?.pool.destroy();
     this.#context.inner.destroy();
     // destroy() is synchronous, as on S3Client; a failure to close is the sink's to report.
     this.#audit?.close().catch(() => undefined);

@@ -16,6 +16,8 @@ import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedR
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { discardBody, exactly, expectRange } from './store-response.js';
+import { parallelPlaintextStream, worthParallel } from '../parallel/parallel-read.js';
+import { parallelReadsFor } from '../parallel/options.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
@@ -110,7 +112,12 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
-    body = streamNamingObject(await plaintextStream(ctx, opened, range, options), object);
+    const parallel = parallelReadsFor(ctx.parallelReads, request.parallelReads);
+    const stream =
+      parallel && worthParallel(opened, range, parallel)
+        ? await parallelPlaintextStream(ctx, opened, range, options, parallel, ctx.parallelReads!.pool)
+        : await plaintextStream(ctx, opened, range, options);
+    body = streamNamingObject(stream, object);
   } catch (error) {
     throw namingObject(error, object);
   } finally {

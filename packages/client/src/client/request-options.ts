@@ -2,6 +2,7 @@
 // second copy of this package sees them too); the S3 request never carries them.
 import type { EncryptionContext } from '../keyrings/keyring.js';
 import { resolveS3ecWrite, type S3ecWriteOptions } from './s3ec-options.js';
+import { checkRequestParallelReads, type ParallelReadOptions } from '../parallel/options.js';
 
 /**
  * Where SSE-C fields (`SSECustomerKey`, `CopySourceSSECustomerKey`, with their algorithm and MD5)
@@ -48,6 +49,12 @@ export interface S3CryptRequestOptions {
    * every reader must present again; S3EC raw keyrings store no context (a TypeError if one is given).
    */
   readonly s3ecWrite?: boolean | S3ecWriteOptions;
+  /**
+   * GetObject: fetch a large object as several ranged GETs at once, authenticated and decrypted off
+   * the calling thread and delivered in order (`true`, or with settings); `false` keeps one GET
+   * whatever the client's `parallelReads` says.
+   */
+  readonly parallelReads?: boolean | ParallelReadOptions;
 }
 
 const OPTIONS = Symbol.for('@s3crypt/client request options');
@@ -79,6 +86,7 @@ export function checkRequestOptions(options: S3CryptRequestOptions, where: strin
     throw new TypeError(`${where}: customerKeys must be 'client-side' or 'store'`);
   }
   resolveS3ecWrite(options.s3ecWrite, `${where}: s3ecWrite`);
+  checkRequestParallelReads(options.parallelReads, where);
 }
 
 /**

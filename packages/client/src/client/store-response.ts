@@ -81,21 +81,26 @@ function shortResponse(): DecryptionError {
  * connection is closed), so memory never grows beyond `length`; fewer fails as truncated.
  */
 export async function readExactly(response: GetObjectCommandOutput, length: number, what: string): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  await readExactlyInto(response, bytes, 0, length, what);
+  return bytes;
+}
+
+/** {@link readExactly}, into `target` at `offset`: no buffer of its own, no second copy. */
+export async function readExactlyInto(response: GetObjectCommandOutput, target: Buffer, offset: number, length: number, what: string): Promise<void> {
   const body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
   if (!body) {
-    if (length === 0) return Buffer.alloc(0);
+    if (length === 0) return;
     throw shortResponse();
   }
-  const chunks: Uint8Array[] = [];
   let received = 0;
   for await (const chunk of body) {
-    received += chunk.length;
     // Leaving the loop destroys the body, and with it the socket.
-    if (received > length) throw tooLarge(response, what, length, `more than ${length}`);
-    chunks.push(chunk);
+    if (received + chunk.length > length) throw tooLarge(response, what, length, `more than ${length}`);
+    target.set(chunk, offset + received);
+    received += chunk.length;
   }
   if (received < length) throw shortResponse();
-  return Buffer.concat(chunks, length);
 }
 
 /**
