@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cliEnvironment, runCli } from './harness/cli.js';
 import { markedBytes, MARKER } from './harness/clients.js';
+import { startHostileStore } from './harness/hostile-store.js';
 import { freshBucket, s3Client, type S3Endpoint } from './harness/minio.js';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { kmsClient, motoFromEnvOrStarted } from './harness/moto.js';
@@ -113,6 +114,36 @@ describe('put, get, cat', () => {
     expect(range.stdout.equals(plaintext.subarray(1000, 2000))).toBe(true);
     const suffix = await cli(['cat', `s3://${bucket}/docs/piped.bin`, '--range', '-10']);
     expect(suffix.stdout.equals(plaintext.subarray(plaintext.length - 10))).toBe(true);
+  });
+
+  it('large objects download as parallel ranged GETs (--ranges-in-flight; 1 is one GET), authenticated: a tampered range is exit 4 and no file', async () => {
+    const large = markedBytes(40 * 1024 * 1024 + 5, 11);
+    const file = join(dir, 'large.bin');
+    writeFileSync(file, large);
+    expect((await cli(['put', file, `s3://${bucket}/docs/large.bin`])).code).toBe(EXIT.ok);
+    const store = await startHostileStore(s3);
+    try {
+      const watched = cliEnvironment(store.endpoint, { S3CRYPT_KEY: `file:${keyA}` });
+      const dataGets = () => store.requests.filter((r) => r.method === 'GET' && r.range !== undefined && !r.range.startsWith('bytes=-')).length;
+      for (const [flags, gets] of [[[], 6], [['--ranges-in-flight', '1'], 1]] as const) {
+        store.reset();
+        const out = join(dir, `large-${gets}.out`);
+        const got = await cli([...flags, 'get', `s3://${bucket}/docs/large.bin`, out], { env: watched });
+        expect(got.code, got.stderr.toString()).toBe(EXIT.ok);
+        expect(readFileSync(out).equals(large)).toBe(true);
+        // ~39.75 MiB before the tail in ranges of whole segments up to 8 MiB (31 × 256 KiB): six ranged
+        // GETs; or the one GET of a single read.
+        expect(dataGets()).toBe(gets);
+      }
+    } finally {
+      await store.stop();
+    }
+    await tamper('docs/large.bin', 30 * 1024 * 1024);
+    const target = join(dir, 'large-tampered', 'large.bin');
+    mkdirSync(join(dir, 'large-tampered'));
+    const got = await cli(['get', `s3://${bucket}/docs/large.bin`, target]);
+    expect(got.code).toBe(EXIT.integrity);
+    expect(readdirSync(join(dir, 'large-tampered'))).toEqual([]);
   });
 
   it('put --json returns the identity; get, cat and verify --expect-id refuse any other write of the key (exit 4)', async () => {

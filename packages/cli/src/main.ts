@@ -9,7 +9,7 @@ import { registerKeygen } from './commands/keygen.js';
 import { registerLs } from './commands/ls.js';
 import { registerPut } from './commands/put.js';
 import { registerRotate } from './commands/rotate.js';
-import { collect } from './commands/transfer-options.js';
+import { collect, positiveInteger } from './commands/transfer-options.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { displayText } from './output.js';
@@ -58,6 +58,7 @@ function program(): Command {
     .option('--s3ec-legacy', 'with --s3ec: also V1 objects (AES-CBC, unauthenticated) and legacy key wrappings')
     .option('--s3ec-write', 'write objects in the AWS S3 Encryption Client V3 format (for readers that speak only it; implies --s3ec)')
     .option('--s3ec-instruction-file', 'with --s3ec-write: the wrapped key goes in <key>.instruction')
+    .option('--ranges-in-flight <n>', 'large downloads: ranged GETs at once, decrypted on worker threads (default 4; 1: one GET per object); memory is about 8 MiB × (this + 1) × 2', positiveInteger)
     .option('-q, --quiet', 'no progress and no informational messages')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)');

@@ -31,8 +31,11 @@ export interface GlobalOptions {
   readonly s3ecLegacy?: boolean;
   readonly s3ecWrite?: boolean;
   readonly s3ecInstructionFile?: boolean;
+  readonly rangesInFlight?: number;
   readonly quiet?: boolean;
 }
+
+const DEFAULT_RANGES_IN_FLIGHT = 4;
 
 /** The SSE-C-style fields that carry a customer key on every object request (kept client-side). */
 export interface CustomerKeyFields {
@@ -162,6 +165,8 @@ export class Session {
       ...(signingKey ? { signingKey } : {}),
       ...(allowPlaintextReads.length ? { allowPlaintextReads } : {}),
       ...(audit ? { audit: { sink: audit, whenFull: 'fail-closed' as const } } : {}),
+      // Downloads of large objects are parallel by default, as in other S3 command-line tools.
+      parallelReads: (o.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT) > 1 ? { concurrency: o.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT } : false,
       ...(o.s3ec || o.s3ecWrite
         ? {
             s3ec: {
