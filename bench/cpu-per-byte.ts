@@ -15,6 +15,7 @@ import { DEFAULT_SEGMENT_SIZE } from '../packages/client/src/format/constants.js
 import { segmentNonce } from '../packages/client/src/format/segments.js';
 import { endpointFromEnv, s3Client, startMinio, type S3Endpoint } from '../test/harness/minio.js';
 import { generated } from './data.js';
+import { memoryStoreClient } from './memory-store.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -199,8 +200,9 @@ function tableOf(rows: readonly CpuRow[], segmentSize: number): string {
     } else {
       const f = (v: number) => `${v.toFixed(0)} µs`;
       const latency = row.s3cryptWall / row.plainWall - 1;
+      const target = row.measure.includes('in-memory') ? '— (no server: the client\'s own cost)' : `latency ${row.measure.startsWith('PUT') ? '≤ +10%' : '≤ +20%'}: ${latency >= 0 ? '+' : ''}${(latency * 100).toFixed(0)}%`;
       lines.push(
-        `| ${row.measure} | ${f(row.plain)} | ${f(row.s3crypt)} | ${f(row.extra)} | | | latency ${row.measure.startsWith('PUT') ? '≤ +10%' : '≤ +20%'}: ${latency >= 0 ? '+' : ''}${(latency * 100).toFixed(0)}% | ${row.plainWall.toFixed(2)} / ${row.s3cryptWall.toFixed(2)} ms |`,
+        `| ${row.measure} | ${f(row.plain)} | ${f(row.s3crypt)} | ${f(row.extra)} | | | ${target} | ${row.plainWall.toFixed(2)} / ${row.s3cryptWall.toFixed(2)} ms |`,
       );
     }
   }
@@ -235,6 +237,20 @@ export async function measureCpuPerByte(options: CpuPerByteOptions = {}): Promis
 
     const wanted = (what: 'small' | 'put' | 'get') => !options.only || options.only.includes(what);
     const small = randomBytes(4 * KiB);
+    if (wanted('small')) {
+      // The client's own cost per request, without the server's (or the network's) noise.
+      const memoryPlain = memoryStoreClient();
+      const memoryEncrypting = new EncryptingS3Client({ client: memoryStoreClient(), keyring: new RawAesKeyring({ keyName: 'bench', masterKey: randomBytes(32) }) });
+      const m = n * 5;
+      const putMemory = (client: S3Client) => async () => {
+        for (let i = 0; i < m; i++) await client.send(new PutObjectCommand({ Bucket: bucket, Key: `small-${i % n}`, Body: small }));
+      };
+      const getMemory = (client: S3Client) => async () => {
+        for (let i = 0; i < m; i++) await drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: `small-${i % n}` }))).Body);
+      };
+      rows.push(perRequestRow('PUT 4 KiB, in-memory store', m, await interleaved(runs, putMemory(memoryPlain), putMemory(memoryEncrypting))));
+      rows.push(perRequestRow('GET 4 KiB, in-memory store', m, await interleaved(runs, getMemory(memoryPlain), getMemory(memoryEncrypting))));
+    }
     const name = (client: S3Client, i: number) => `small-${client === plain ? 'p' : 'e'}-${i}`;
     const putSmall = (client: S3Client) => async () => {
       for (let i = 0; i < n; i++) await client.send(new PutObjectCommand({ Bucket: bucket, Key: name(client, i), Body: small }));

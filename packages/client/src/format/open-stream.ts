@@ -1,9 +1,10 @@
 // Opens a stream of sealed segments according to a read plan. Ciphertext is fed to GCM as it
 // arrives (no re-buffering), but each segment's plaintext is held back until its tag has verified;
 // a stream that ends early or runs long fails instead of ending cleanly.
-import { createDecipheriv, type DecipherGCM } from 'node:crypto';
+import { createDecipheriv, type DecipherGCM, type KeyObject } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { DecryptionError } from '../errors.js';
+import { secretKey } from '../secret-key.js';
 import { TAG_LENGTH } from './constants.js';
 import type { SegmentPlan } from './layout.js';
 import { segmentNonce } from './segments.js';
@@ -18,7 +19,7 @@ class OpeningSegment {
 
   constructor(
     readonly plan: SegmentPlan,
-    key: Uint8Array,
+    key: KeyObject,
   ) {
     this.#decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(plan.index, plan.final));
     this.#ciphertextLeft = plan.sealedLength - TAG_LENGTH;
@@ -73,10 +74,12 @@ class OpeningSegment {
  */
 export class SegmentOpener {
   readonly #segments: Iterator<SegmentPlan>;
-  readonly #keyForPart: (partIndex: number) => Uint8Array;
+  readonly #keyForPart: (partIndex: number) => Uint8Array | KeyObject;
+  /** One KeyObject per part, made on its first segment: cheaper cipher objects for the others. */
+  #partKey: { readonly partIndex: number; readonly key: KeyObject } | undefined;
   #current: OpeningSegment | undefined;
 
-  constructor(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array) {
+  constructor(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array | KeyObject) {
     this.#segments = plan[Symbol.iterator]();
     this.#keyForPart = keyForPart;
     this.#current = this.#next();
@@ -84,7 +87,10 @@ export class SegmentOpener {
 
   #next(): OpeningSegment | undefined {
     const next = this.#segments.next();
-    return next.done ? undefined : new OpeningSegment(next.value, this.#keyForPart(next.value.partIndex));
+    if (next.done) return undefined;
+    const { partIndex } = next.value;
+    if (this.#partKey?.partIndex !== partIndex) this.#partKey = { partIndex, key: secretKey(this.#keyForPart(partIndex)) };
+    return new OpeningSegment(next.value, this.#partKey.key);
   }
 
   push(data: Uint8Array): Buffer[] {
@@ -116,7 +122,7 @@ const TRANSFORM_BUFFER_BYTES = 1024 * 1024;
  */
 export function openSegmentsTransform(
   plan: Iterable<SegmentPlan>,
-  keyForPart: (partIndex: number) => Uint8Array,
+  keyForPart: (partIndex: number) => Uint8Array | KeyObject,
   onClose: () => void,
   /** Sealed bytes that follow the piped stream, already in memory (the object's tail). */
   suffix: Uint8Array = new Uint8Array(0),
@@ -152,7 +158,7 @@ export function openSegmentsTransform(
 export async function* openSegments(
   source: AsyncIterable<Uint8Array>,
   plan: Iterable<SegmentPlan>,
-  keyForPart: (partIndex: number) => Uint8Array,
+  keyForPart: (partIndex: number) => Uint8Array | KeyObject,
 ): AsyncGenerator<Buffer> {
   const opener = new SegmentOpener(plan, keyForPart);
   for await (const chunk of source) yield* opener.push(chunk);

@@ -1,7 +1,8 @@
 // Segment cipher of format version 1: a part's plaintext is cut into fixed-size segments, each sealed
 // with AES-256-GCM under the part key. The nonce is the segment index plus a flag marking the part's
 // last segment, so reordering, dropping or truncating segments makes a tag fail.
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, type KeyObject } from 'node:crypto';
+import { secretKey } from '../secret-key.js';
 import { NONCE_LENGTH, TAG_LENGTH } from './constants.js';
 
 /** Number of segments a part of `length` plaintext bytes has: at least one, so empty parts are sealed too. */
@@ -22,19 +23,20 @@ export function segmentNonce(index: number, final: boolean): Buffer {
 }
 
 /** Seals one segment, returned as its ciphertext and its 16-byte tag (stored one after the other). */
-export function sealSegment(key: Uint8Array, index: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
-  const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index, final));
+export function sealSegment(key: Uint8Array | KeyObject, index: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
+  const cipher = createCipheriv('aes-256-gcm', secretKey(key), segmentNonce(index, final));
   const ciphertext = cipher.update(plaintext);
   cipher.final();
   return [ciphertext, cipher.getAuthTag()];
 }
 
 /** Encrypts a whole part held in memory. */
-export function sealPart(key: Uint8Array, plaintext: Uint8Array, segmentSize: number): Buffer {
+export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number): Buffer {
+  const keyObject = secretKey(key);
   const count = segmentCount(plaintext.length, segmentSize);
   const pieces: Buffer[] = [];
   for (let index = 0; index < count; index++) {
-    pieces.push(...sealSegment(key, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
+    pieces.push(...sealSegment(keyObject, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
   }
   return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize));
 }
@@ -44,12 +46,13 @@ export function sealPart(key: Uint8Array, plaintext: Uint8Array, segmentSize: nu
  * stays at one segment whatever the part size. Yields more or fewer bytes than `length` → throws.
  */
 export async function* sealPartStream(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   source: AsyncIterable<Uint8Array>,
   length: number,
   segmentSize: number,
   onLengthMismatch: (actual: number) => Error,
 ): AsyncGenerator<Buffer> {
+  const keyObject = secretKey(key);
   const count = segmentCount(length, segmentSize);
   let index = 0;
   let seen = 0;
@@ -61,7 +64,7 @@ export async function* sealPartStream(
     const rest = joined.subarray(size);
     pending = rest.length > 0 ? [rest] : [];
     pendingLength = rest.length;
-    const sealed = sealSegment(key, index, index === count - 1, segment);
+    const sealed = sealSegment(keyObject, index, index === count - 1, segment);
     index++;
     return sealed;
   };
