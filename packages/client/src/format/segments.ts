@@ -42,8 +42,10 @@ export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, seg
 }
 
 /**
- * Encrypts a part that arrives as a stream of known total length, one segment at a time, so memory
- * stays at one segment whatever the part size. Yields more or fewer bytes than `length` → throws.
+ * Encrypts a part that arrives as a stream of known total length. Each source chunk goes through
+ * GCM as it comes (no copy into a segment buffer), so memory stays at one source chunk whatever the
+ * part or segment size. Yields more or fewer bytes than `length` → throws, before any byte beyond
+ * `length` is encrypted.
  */
 export async function* sealPartStream(
   key: Uint8Array | KeyObject,
@@ -54,29 +56,31 @@ export async function* sealPartStream(
 ): AsyncGenerator<Buffer> {
   const keyObject = secretKey(key);
   const count = segmentCount(length, segmentSize);
+  // The length is known, so each segment's cipher is created knowing whether it is the last one.
+  const cipherFor = (index: number) => createCipheriv('aes-256-gcm', keyObject, segmentNonce(index, index === count - 1));
   let index = 0;
+  let cipher = cipherFor(0);
+  let filled = 0;
   let seen = 0;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  const flushSegment = (size: number): [Buffer, Buffer] => {
-    const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
-    const segment = joined.subarray(0, size);
-    const rest = joined.subarray(size);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingLength = rest.length;
-    const sealed = sealSegment(keyObject, index, index === count - 1, segment);
-    index++;
-    return sealed;
-  };
   for await (const chunk of source) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     seen += bytes.length;
     if (seen > length) throw onLengthMismatch(seen);
-    pending.push(bytes);
-    pendingLength += bytes.length;
-    // Keep the last segment back until the end so it is sealed with the final flag exactly once.
-    while (pendingLength >= segmentSize && index < count - 1) yield* flushSegment(segmentSize);
+    for (let offset = 0; offset < bytes.length; ) {
+      if (filled === segmentSize) {
+        // Full, and not the last segment (the last one ends at `length`): seal it, open the next.
+        cipher.final();
+        yield cipher.getAuthTag();
+        cipher = cipherFor(++index);
+        filled = 0;
+      }
+      const n = Math.min(segmentSize - filled, bytes.length - offset);
+      yield cipher.update(bytes.subarray(offset, offset + n));
+      filled += n;
+      offset += n;
+    }
   }
   if (seen !== length) throw onLengthMismatch(seen);
-  while (index < count) yield* flushSegment(Math.min(segmentSize, pendingLength));
+  cipher.final();
+  yield cipher.getAuthTag();
 }
