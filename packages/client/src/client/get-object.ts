@@ -16,6 +16,7 @@ import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedR
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { discardBody, exactLength, expectRange } from './store-response.js';
+import { bufferStream } from './streaming.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
@@ -67,7 +68,7 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
       const plaintext = opener.push(opened.tail.subarray(plan.cipherStart - opened.tailOffset, plan.cipherEnd - opened.tailOffset));
       opener.end();
       zeroPartKeys();
-      return Readable.from(plaintext);
+      return bufferStream(plaintext);
     }
     // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
     const { body, guard } = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
