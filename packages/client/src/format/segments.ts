@@ -30,15 +30,19 @@ export function sealSegment(key: Uint8Array | KeyObject, index: number, final: b
   return [ciphertext, cipher.getAuthTag()];
 }
 
-/** Encrypts a whole part held in memory. */
-export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number): Buffer {
+/**
+ * Encrypts a whole part held in memory, followed by `suffix` (a single PUT's trailer) in the same
+ * buffer, so the object is copied once, not once more to append the trailer.
+ */
+export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number, suffix?: Uint8Array): Buffer {
   const keyObject = secretKey(key);
   const count = segmentCount(plaintext.length, segmentSize);
-  const pieces: Buffer[] = [];
+  const pieces: Uint8Array[] = [];
   for (let index = 0; index < count; index++) {
     pieces.push(...sealSegment(keyObject, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
   }
-  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize));
+  if (suffix) pieces.push(suffix);
+  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize) + (suffix?.length ?? 0));
 }
 
 /**
