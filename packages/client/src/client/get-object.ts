@@ -1,11 +1,11 @@
 import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
 import { planRead } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
-import { openSegmentsTransform, SegmentOpener } from '../format/open-stream.js';
+import { openSegmentsStream, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
@@ -15,7 +15,8 @@ import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-o
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
-import { discardBody, exactly, expectRange } from './store-response.js';
+import { discardBody, exactLength, expectRange } from './store-response.js';
+import { bufferStream } from './streaming.js';
 import { parallelPlaintextStream, worthParallel } from '../parallel/parallel-read.js';
 import { parallelReadsFor } from '../parallel/options.js';
 
@@ -30,16 +31,16 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
   return view as T;
 }
 
-/** Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version, exactly those bytes. */
-async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<Readable> {
+/**
+ * Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version: its body,
+ * and a guard that lets exactly those bytes through.
+ */
+async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<{ body: Readable; guard: ReturnType<typeof exactLength> }> {
   const stop = Math.min(end, opened.tailOffset);
   const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options).catch(rethrowPinned);
   const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
   expectRange(response, start, stop, opened.layout.totalLength, what);
-  const limited = exactly(stop - start, what);
-  // pipeline propagates errors and aborts both ways: a consumer that destroys the body closes the socket.
-  pipeline(response.Body as Readable, limited, () => undefined);
-  return limited;
+  return { body: response.Body as Readable, guard: exactLength(stop - start, what) };
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {
@@ -69,14 +70,13 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
       const plaintext = opener.push(opened.tail.subarray(plan.cipherStart - opened.tailOffset, plan.cipherEnd - opened.tailOffset));
       opener.end();
       zeroPartKeys();
-      return Readable.from(plaintext);
+      return bufferStream(plaintext);
     }
     // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
-    const source = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
-    const fromTail = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
-    const opener = openSegmentsTransform(plan.segments(), keyForPart, zeroPartKeys, fromTail);
-    pipeline(source, opener, () => undefined);
-    return opener;
+    const { body, guard } = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+    const suffix = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
+    // A consumer that destroys the plaintext closes the response (and its socket).
+    return openSegmentsStream(body, plan.segments(), keyForPart, { suffix, onClose: zeroPartKeys, sourceGuard: guard });
   } catch (error) {
     zeroPartKeys();
     throw error;

@@ -104,19 +104,44 @@ export async function readExactlyInto(response: GetObjectCommandOutput, target: 
 }
 
 /**
+ * Counts a response body's bytes against the `length` asked for: `chunk` throws a StoreResponseError
+ * as soon as one byte too many arrives, `end` throws ERR_OBJECT_TRUNCATED if fewer came.
+ */
+export function exactLength(length: number, what: string): { chunk: (bytes: number) => void; end: () => void } {
+  let received = 0;
+  return {
+    chunk(bytes) {
+      received += bytes;
+      if (received > length) throw new StoreResponseError(`the store sent more than the ${length} bytes asked for of ${what}; the response was dropped`);
+    },
+    end() {
+      if (received < length) throw shortResponse();
+    },
+  };
+}
+
+/**
  * A pass-through that lets exactly `length` bytes through: one byte more errors the stream with a
  * StoreResponseError at once (nothing is held back), and an early end errors it as truncated.
  */
 export function exactly(length: number, what: string): Transform {
-  let received = 0;
+  const guard = exactLength(length, what);
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      received += chunk.length;
-      if (received > length) callback(new StoreResponseError(`the store sent more than the ${length} bytes asked for of ${what}; the response was dropped`));
-      else callback(null, chunk);
+      try {
+        guard.chunk(chunk.length);
+        callback(null, chunk);
+      } catch (error) {
+        callback(error as Error);
+      }
     },
     flush(callback) {
-      callback(received < length ? shortResponse() : null);
+      try {
+        guard.end();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
     },
   });
 }

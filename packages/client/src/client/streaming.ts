@@ -40,3 +40,17 @@ export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer
   for await (const chunk of source) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
+
+/**
+ * A byte stream of buffers already in memory, handed over one per read. Cheaper than
+ * `Readable.from` (no async iterator behind it, ~5 µs a small GET) and a byte stream like every
+ * other body, where `Readable.from` would make an object-mode one.
+ */
+export function bufferStream(pieces: readonly Buffer[]): Readable {
+  const left = pieces.filter((piece) => piece.length > 0);
+  return new Readable({
+    read() {
+      this.push(left.shift() ?? null);
+    },
+  });
+}

@@ -4,6 +4,7 @@
 // for one version is valid in the other.
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { DecryptionError } from '../errors.js';
+import { secretKey } from '../secret-key.js';
 import { serializeContext } from '../keyrings/context.js';
 import type { EncryptionContext } from '../keyrings/keyring.js';
 import { COMMITMENT_LENGTH, FORMAT_VERSION_2, HEADER_TAG_LENGTH, KEY_LENGTH } from './constants.js';
@@ -22,7 +23,7 @@ export function parameterBytes(params: SuiteParameters): Buffer {
 }
 
 function hkdf(dataKey: Uint8Array, messageId: Uint8Array, info: Buffer, length: number): Buffer {
-  return Buffer.from(hkdfSync('sha256', dataKey, messageId, info, length));
+  return Buffer.from(hkdfSync('sha256', secretKey(dataKey), messageId, info, length));
 }
 
 /** SHA-256 of the canonical encryption context (docs/FORMAT.md §9.2). */
@@ -48,7 +49,7 @@ export function headerTag(dataKey: Uint8Array, params: SuiteParameters, context:
   if (params.version !== FORMAT_VERSION_2) throw new TypeError('only format version 2 has a header tag');
   const key = hkdf(dataKey, params.messageId, Buffer.concat([label(params, 'header'), parameterBytes(params), contextDigest(context)]), KEY_LENGTH);
   try {
-    return createHmac('sha256', key).update(header).digest();
+    return createHmac('sha256', secretKey(key)).update(header).digest();
   } finally {
     key.fill(0);
   }

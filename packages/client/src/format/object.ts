@@ -75,9 +75,8 @@ export function dataPartKey(dataKey: Uint8Array, params: SuiteParameters, entry:
 export function sealObject(dataKey: Uint8Array, params: SuiteParameters, plaintext: Uint8Array, signingKey?: KeyObject): Buffer {
   const { salt, key } = newDataPart(dataKey, params, 1);
   try {
-    const body = sealPart(key, plaintext, params.segmentSize);
     const trailer = sealTrailer(dataKey, params, [{ partNumber: 1, length: plaintext.length, salt }], signingKey);
-    return Buffer.concat([body, trailer]);
+    return sealPart(key, plaintext, params.segmentSize, trailer);
   } finally {
     key.fill(0);
   }

@@ -44,6 +44,13 @@ export function openSealedRange(crypto: typeof NodeCrypto, range: SealedRange): 
     return { ok: false, segment, reason };
   };
   const nonce = Buffer.alloc(12);
+  // One KeyObject per part: handing raw key bytes to every createDecipheriv costs a type check each (secret-key.ts).
+  const keyObjects = new Map<number, NodeCrypto.KeyObject>();
+  const keyOf = (partIndex: number): NodeCrypto.KeyObject => {
+    let key = keyObjects.get(partIndex);
+    if (!key) keyObjects.set(partIndex, (key = crypto.createSecretKey(range.keys[partIndex]!)));
+    return key;
+  };
   let offset = 0;
   let kept = 0;
   for (let i = 0; i < range.segments.length; i++) {
@@ -54,7 +61,7 @@ export function openSealedRange(crypto: typeof NodeCrypto, range: SealedRange): 
     }
     nonce.writeUInt32BE(segment.index, 7);
     nonce[11] = segment.final ? 1 : 0;
-    const decipher = crypto.createDecipheriv('aes-256-gcm', range.keys[segment.partIndex]!, nonce);
+    const decipher = crypto.createDecipheriv('aes-256-gcm', keyOf(segment.partIndex), nonce);
     decipher.setAuthTag(range.sealed.subarray(offset + ciphertextLength, offset + segment.sealedLength));
     const opened = decipher.update(range.sealed.subarray(offset, offset + ciphertextLength));
     try {

@@ -1,9 +1,10 @@
 // Opens a stream of sealed segments according to a read plan. Ciphertext is fed to GCM as it
 // arrives (no re-buffering), but each segment's plaintext is held back until its tag has verified;
 // a stream that ends early or runs long fails instead of ending cleanly.
-import { createDecipheriv, type DecipherGCM } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { createDecipheriv, type DecipherGCM, type KeyObject } from 'node:crypto';
+import { finished, Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
+import { secretKey } from '../secret-key.js';
 import { TAG_LENGTH } from './constants.js';
 import type { SegmentPlan } from './layout.js';
 import { segmentNonce } from './segments.js';
@@ -18,7 +19,7 @@ class OpeningSegment {
 
   constructor(
     readonly plan: SegmentPlan,
-    key: Uint8Array,
+    key: KeyObject,
   ) {
     this.#decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(plan.index, plan.final));
     this.#ciphertextLeft = plan.sealedLength - TAG_LENGTH;
@@ -73,10 +74,12 @@ class OpeningSegment {
  */
 export class SegmentOpener {
   readonly #segments: Iterator<SegmentPlan>;
-  readonly #keyForPart: (partIndex: number) => Uint8Array;
+  readonly #keyForPart: (partIndex: number) => Uint8Array | KeyObject;
+  /** One KeyObject per part, made on its first segment: cheaper cipher objects for the others. */
+  #partKey: { readonly partIndex: number; readonly key: KeyObject } | undefined;
   #current: OpeningSegment | undefined;
 
-  constructor(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array) {
+  constructor(plan: Iterable<SegmentPlan>, keyForPart: (partIndex: number) => Uint8Array | KeyObject) {
     this.#segments = plan[Symbol.iterator]();
     this.#keyForPart = keyForPart;
     this.#current = this.#next();
@@ -84,7 +87,10 @@ export class SegmentOpener {
 
   #next(): OpeningSegment | undefined {
     const next = this.#segments.next();
-    return next.done ? undefined : new OpeningSegment(next.value, this.#keyForPart(next.value.partIndex));
+    if (next.done) return undefined;
+    const { partIndex } = next.value;
+    if (this.#partKey?.partIndex !== partIndex) this.#partKey = { partIndex, key: secretKey(this.#keyForPart(partIndex)) };
+    return new OpeningSegment(next.value, this.#partKey.key);
   }
 
   push(data: Uint8Array): Buffer[] {
@@ -108,51 +114,133 @@ export class SegmentOpener {
   }
 }
 
-const TRANSFORM_BUFFER_BYTES = 1024 * 1024;
+/** Verified plaintext held ahead of the consumer before the source is paused (per GET). */
+const READ_AHEAD_BYTES = 1024 * 1024;
 
-/**
- * A Transform from sealed bytes to verified plaintext, followed by `suffix` when its input ends; it
- * errors with a DecryptionError on tampering.
- */
-export function openSegmentsTransform(
-  plan: Iterable<SegmentPlan>,
-  keyForPart: (partIndex: number) => Uint8Array,
-  onClose: () => void,
-  /** Sealed bytes that follow the piped stream, already in memory (the object's tail). */
-  suffix: Uint8Array = new Uint8Array(0),
-): Transform {
-  const opener = new SegmentOpener(plan, keyForPart);
-  const transform = new Transform({
-    // Room for a few segments each way, so the socket keeps flowing while the consumer catches up
-    // (the 16 KiB default stalls it on every 64 KiB segment). Memory stays bounded by this, per GET.
-    highWaterMark: TRANSFORM_BUFFER_BYTES,
-    transform(chunk: Buffer, _encoding, callback) {
-      try {
-        for (const piece of opener.push(chunk)) this.push(piece);
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-    flush(callback) {
-      try {
-        for (const piece of opener.push(suffix)) this.push(piece);
-        opener.end();
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-  });
-  transform.once('close', onClose);
-  return transform;
+/** Options of {@link openSegmentsStream}. */
+export interface OpenSegmentsStreamOptions {
+  /** Sealed bytes that follow the source's, already in memory (the object's tail). */
+  readonly suffix?: Uint8Array;
+  /** Called once when the stream closes, however it ends (zero the part keys here). */
+  readonly onClose?: () => void;
+  /**
+   * Checks every chunk of `source` as it arrives (throw to fail the stream at once, e.g. on bytes
+   * beyond what was asked for), and once at its end (throw if it ended early).
+   */
+  readonly sourceGuard?: { readonly chunk: (length: number) => void; readonly end: () => void };
 }
 
-/** The same as {@link openSegmentsTransform}, as an async generator over an async source. */
+/**
+ * Verified plaintext of a sealed source stream. One piece is handed over per read, so a consumer
+ * that reads (for await, read()) gets each decrypted buffer as is, where a Transform would have
+ * concatenated all it had buffered into a fresh copy. Read-ahead is bounded: the source is paused
+ * while READ_AHEAD_BYTES of verified plaintext wait for the consumer.
+ */
+class OpenedStream extends Readable {
+  readonly #source: Readable;
+  readonly #opener: SegmentOpener;
+  readonly #options: OpenSegmentsStreamOptions;
+  readonly #ready: Buffer[] = [];
+  #readyBytes = 0;
+  /** The consumer asked for data (_read) and has not been given any yet. */
+  #waiting = false;
+  /** The source ended and every verified byte is in #ready. */
+  #complete = false;
+
+  constructor(source: Readable, opener: SegmentOpener, options: OpenSegmentsStreamOptions) {
+    // No buffering in the Readable itself (it would concatenate): #ready is the buffer.
+    super({ highWaterMark: 0 });
+    this.#source = source;
+    this.#opener = opener;
+    this.#options = options;
+    source.on('data', (chunk: Buffer) => this.#onData(chunk));
+    source.once('end', () => this.#onEnd());
+    // A source that errors or closes before its end fails this stream; one that ended is done.
+    finished(source, (error) => {
+      if (error && !this.#complete) this.destroy(error);
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#options.sourceGuard?.chunk(chunk.length);
+      this.#enqueue(this.#opener.push(chunk));
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    if (this.#readyBytes >= READ_AHEAD_BYTES) this.#source.pause();
+  }
+
+  #onEnd(): void {
+    try {
+      this.#options.sourceGuard?.end();
+      this.#enqueue(this.#opener.push(this.#options.suffix ?? new Uint8Array(0)));
+      this.#opener.end();
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    this.#complete = true;
+    if (this.#waiting && this.#ready.length === 0) this.push(null);
+  }
+
+  #enqueue(pieces: readonly Buffer[]): void {
+    for (const piece of pieces) {
+      this.#ready.push(piece);
+      this.#readyBytes += piece.length;
+    }
+    if (this.#waiting && this.#ready.length > 0) {
+      this.#waiting = false;
+      this.#pushNext();
+    }
+  }
+
+  #pushNext(): void {
+    const piece = this.#ready.shift()!;
+    this.#readyBytes -= piece.length;
+    if (this.#readyBytes < READ_AHEAD_BYTES && this.#source.isPaused()) this.#source.resume();
+    this.push(piece);
+  }
+
+  override _read(): void {
+    if (this.#ready.length > 0) this.#pushNext();
+    else if (this.#complete) this.push(null);
+    else this.#waiting = true;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#ready.length = 0;
+    this.#source.destroy();
+    callback(error);
+  }
+}
+
+/**
+ * The verified plaintext of the sealed bytes `source` delivers, followed by `options.suffix`; errors
+ * with a DecryptionError on tampering, and closes `source` when destroyed.
+ *
+ * @example
+ * ```ts
+ * const plaintext = openSegmentsStream(response.Body as Readable, plan.segments(), (part) => partKeys.get(part)!, { onClose: zeroKeys });
+ * ```
+ */
+export function openSegmentsStream(
+  source: Readable,
+  plan: Iterable<SegmentPlan>,
+  keyForPart: (partIndex: number) => Uint8Array | KeyObject,
+  options: OpenSegmentsStreamOptions = {},
+): Readable {
+  const stream = new OpenedStream(source, new SegmentOpener(plan, keyForPart), options);
+  if (options.onClose) stream.once('close', options.onClose);
+  return stream;
+}
+
+/** The same as {@link openSegmentsStream}, as an async generator over an async source. */
 export async function* openSegments(
   source: AsyncIterable<Uint8Array>,
   plan: Iterable<SegmentPlan>,
-  keyForPart: (partIndex: number) => Uint8Array,
+  keyForPart: (partIndex: number) => Uint8Array | KeyObject,
 ): AsyncGenerator<Buffer> {
   const opener = new SegmentOpener(plan, keyForPart);
   for await (const chunk of source) yield* opener.push(chunk);

@@ -1,7 +1,8 @@
 // Segment cipher of format version 1: a part's plaintext is cut into fixed-size segments, each sealed
 // with AES-256-GCM under the part key. The nonce is the segment index plus a flag marking the part's
 // last segment, so reordering, dropping or truncating segments makes a tag fail.
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, type KeyObject } from 'node:crypto';
+import { secretKey } from '../secret-key.js';
 import { NONCE_LENGTH, TAG_LENGTH } from './constants.js';
 
 /** Number of segments a part of `length` plaintext bytes has: at least one, so empty parts are sealed too. */
@@ -22,58 +23,68 @@ export function segmentNonce(index: number, final: boolean): Buffer {
 }
 
 /** Seals one segment, returned as its ciphertext and its 16-byte tag (stored one after the other). */
-export function sealSegment(key: Uint8Array, index: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
-  const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index, final));
+export function sealSegment(key: Uint8Array | KeyObject, index: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
+  const cipher = createCipheriv('aes-256-gcm', secretKey(key), segmentNonce(index, final));
   const ciphertext = cipher.update(plaintext);
   cipher.final();
   return [ciphertext, cipher.getAuthTag()];
 }
 
-/** Encrypts a whole part held in memory. */
-export function sealPart(key: Uint8Array, plaintext: Uint8Array, segmentSize: number): Buffer {
+/**
+ * Encrypts a whole part held in memory, followed by `suffix` (a single PUT's trailer) in the same
+ * buffer, so the object is copied once, not once more to append the trailer.
+ */
+export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number, suffix?: Uint8Array): Buffer {
+  const keyObject = secretKey(key);
   const count = segmentCount(plaintext.length, segmentSize);
-  const pieces: Buffer[] = [];
+  const pieces: Uint8Array[] = [];
   for (let index = 0; index < count; index++) {
-    pieces.push(...sealSegment(key, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
+    pieces.push(...sealSegment(keyObject, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
   }
-  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize));
+  if (suffix) pieces.push(suffix);
+  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize) + (suffix?.length ?? 0));
 }
 
 /**
- * Encrypts a part that arrives as a stream of known total length, one segment at a time, so memory
- * stays at one segment whatever the part size. Yields more or fewer bytes than `length` → throws.
+ * Encrypts a part that arrives as a stream of known total length. Each source chunk goes through
+ * GCM as it comes (no copy into a segment buffer), so memory stays at one source chunk whatever the
+ * part or segment size. Yields more or fewer bytes than `length` → throws, before any byte beyond
+ * `length` is encrypted.
  */
 export async function* sealPartStream(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   source: AsyncIterable<Uint8Array>,
   length: number,
   segmentSize: number,
   onLengthMismatch: (actual: number) => Error,
 ): AsyncGenerator<Buffer> {
+  const keyObject = secretKey(key);
   const count = segmentCount(length, segmentSize);
+  // The length is known, so each segment's cipher is created knowing whether it is the last one.
+  const cipherFor = (index: number) => createCipheriv('aes-256-gcm', keyObject, segmentNonce(index, index === count - 1));
   let index = 0;
+  let cipher = cipherFor(0);
+  let filled = 0;
   let seen = 0;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  const flushSegment = (size: number): [Buffer, Buffer] => {
-    const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
-    const segment = joined.subarray(0, size);
-    const rest = joined.subarray(size);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingLength = rest.length;
-    const sealed = sealSegment(key, index, index === count - 1, segment);
-    index++;
-    return sealed;
-  };
   for await (const chunk of source) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     seen += bytes.length;
     if (seen > length) throw onLengthMismatch(seen);
-    pending.push(bytes);
-    pendingLength += bytes.length;
-    // Keep the last segment back until the end so it is sealed with the final flag exactly once.
-    while (pendingLength >= segmentSize && index < count - 1) yield* flushSegment(segmentSize);
+    for (let offset = 0; offset < bytes.length; ) {
+      if (filled === segmentSize) {
+        // Full, and not the last segment (the last one ends at `length`): seal it, open the next.
+        cipher.final();
+        yield cipher.getAuthTag();
+        cipher = cipherFor(++index);
+        filled = 0;
+      }
+      const n = Math.min(segmentSize - filled, bytes.length - offset);
+      yield cipher.update(bytes.subarray(offset, offset + n));
+      filled += n;
+      offset += n;
+    }
   }
   if (seen !== length) throw onLengthMismatch(seen);
-  while (index < count) yield* flushSegment(Math.min(segmentSize, pendingLength));
+  cipher.final();
+  yield cipher.getAuthTag();
 }

@@ -6,6 +6,7 @@
 // over empty plaintext with AAD = entries ‖ n, under the part key of kind TRAILER, part number 0, with this salt.
 import { createCipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DecryptionError } from '../errors.js';
+import { secretKey } from '../secret-key.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { MAX_DATA_PART_NUMBER, MAX_PART_LENGTH, PART_KIND_TRAILER, SALT_LENGTH, SIGNATURE_LENGTH, TAG_LENGTH } from './constants.js';
 import { isSignedSuite, type SuiteParameters } from './envelope.js';
@@ -49,7 +50,7 @@ function entriesAad(entries: readonly TrailerEntry[]): Buffer {
 function trailerTag(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Array, aad: Buffer): Buffer {
   const key = derivePartKey(dataKey, params, { kind: PART_KIND_TRAILER, partNumber: 0, salt });
   try {
-    const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(0, true));
+    const cipher = createCipheriv('aes-256-gcm', secretKey(key), segmentNonce(0, true));
     cipher.setAAD(aad);
     cipher.final();
     return cipher.getAuthTag();

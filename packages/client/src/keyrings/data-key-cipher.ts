@@ -3,6 +3,7 @@
 // verifies, a decrypted key whose tag fails being zeroed before the error leaves. Layouts around it
 // (IVs, salts, versions) stay each keyring's own.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { secretKey } from '../secret-key.js';
 import { DATA_KEY_LENGTH } from './keyring.js';
 
 const TAG_LENGTH = 16;
@@ -17,7 +18,7 @@ const TAG_LENGTH = 16;
  * ```
  */
 export function sealDataKey(wrappingKey: Uint8Array, iv: Uint8Array, dataKey: Uint8Array, aad: Uint8Array): Buffer {
-  const cipher = createCipheriv('aes-256-gcm', wrappingKey, iv);
+  const cipher = createCipheriv('aes-256-gcm', secretKey(wrappingKey), iv);
   cipher.setAAD(aad);
   return Buffer.concat([cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
 }
@@ -34,7 +35,7 @@ export function sealDataKey(wrappingKey: Uint8Array, iv: Uint8Array, dataKey: Ui
  */
 export function openDataKey(wrappingKey: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
   if (sealed.length !== DATA_KEY_LENGTH + TAG_LENGTH) throw new RangeError('a sealed data key is 48 bytes');
-  const decipher = createDecipheriv('aes-256-gcm', wrappingKey, iv);
+  const decipher = createDecipheriv('aes-256-gcm', secretKey(wrappingKey), iv);
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(DATA_KEY_LENGTH));
   const dataKey = decipher.update(sealed.subarray(0, DATA_KEY_LENGTH));
