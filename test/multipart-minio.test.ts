@@ -143,6 +143,14 @@ describe('lib-storage Upload', () => {
     expect((await encrypting.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength).toBe(data.length);
   });
 
+  it('many parts of one size: ciphertext buffers reused after each acknowledged part never mix parts', async () => {
+    const key = 'mpu/reused';
+    // Nine distinct 5 MiB parts, two in flight: parts 3–9 are sealed into buffers of earlier parts.
+    const data = markedBytes(45 * MiB, 12);
+    await new Upload({ client: encrypting, params: { Bucket: bucket, Key: key, Body: data }, partSize: 5 * MiB, queueSize: 2 }).done();
+    expect((await getBody(encrypting, bucket, key)).equals(data)).toBe(true);
+  });
+
   it('a larger part size (8 MiB) with 3 parts in flight', async () => {
     const key = 'mpu/8mib';
     const data = markedBytes(21 * MiB + 3, 8);

@@ -44,6 +44,12 @@ export interface UploadState {
   readonly partDefaults: Record<string, unknown>;
   /** UploadParts being sent (and recorded), which a held last part waits for before going out. */
   readonly inFlight: Set<Promise<unknown>>;
+  /**
+   * Ciphertext buffers of parts the store has acknowledged, reused for the next parts of the same
+   * size: a 16 MiB allocation per part is mostly garbage-collector work. At most a few, dropped
+   * with the upload.
+   */
+  readonly spareCiphertext: Buffer[];
   /** The final part sent early with a held last part, for the attempts most likely completed with. */
   finalPart?: FinalPart;
 }

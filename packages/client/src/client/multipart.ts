@@ -71,6 +71,7 @@ export async function createMultipartUpload(
       attempts: new Map(),
       partDefaults,
       inFlight: new Set(),
+      spareCiphertext: [],
       customerKeys: request.customerKeys ?? 'client-side',
       ...(customerKeyId !== undefined ? { customerKeyId } : {}),
     });
@@ -126,10 +127,16 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
     const request = { ...withoutPlaintextChecksums(input), ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) } as UploadPartCommandInput;
     const send = (Body: Buffer | Readable, sendOptions: SendOptions) => ctx.inner.send(new UploadPartCommand({ ...request, Body, ContentLength }), sendOptions);
     const sendAndRecord = async () => {
-      const output =
-        body.kind === 'bytes'
-          ? await send(sealPart(partKey, body.bytes, state.params.segmentSize), options)
-          : await sendEncryptedStream(sealStream(body.source), options, send);
+      let output;
+      if (body.kind === 'bytes') {
+        const spare = state.spareCiphertext.findIndex((buffer) => buffer.length === ContentLength);
+        const ciphertext = sealPart(partKey, body.bytes, state.params.segmentSize, undefined, spare >= 0 ? state.spareCiphertext.splice(spare, 1)[0] : undefined);
+        output = await send(ciphertext, options);
+        // Acknowledged: the SDK is done with the body. (After a failure it is not reused: a retry may still hold it.)
+        if (state.spareCiphertext.length < MAX_SPARE_CIPHERTEXT) state.spareCiphertext.push(ciphertext);
+      } else {
+        output = await sendEncryptedStream(sealStream(body.source), options, send);
+      }
       const eTag = requireString(output.ETag, 'ETag', 'UploadPart response');
       const plaintextChecksums = await checksums.verify();
       state.attempts.set(partNumber, [...earlier(), { partNumber, length, salt, eTag, plaintextChecksums, storedChecksums: checksumValuesOf(output) }]);
@@ -146,6 +153,9 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
     partKey.fill(0);
   }
 }
+
+/** Ciphertext buffers kept per upload for reuse (about lib-storage's default parts in flight). */
+const MAX_SPARE_CIPHERTEXT = 4;
 
 /**
  * A held last part goes out with the trailer as soon as the parts before it have (not only at

@@ -32,17 +32,24 @@ export function sealSegment(key: Uint8Array | KeyObject, index: number, final: b
 
 /**
  * Encrypts a whole part held in memory, followed by `suffix` (a single PUT's trailer) in the same
- * buffer, so the object is copied once, not once more to append the trailer.
+ * buffer, so the object is copied once, not once more to append the trailer. `into`, when given,
+ * is that buffer (exactly the sealed length), reused instead of a new allocation.
  */
-export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number, suffix?: Uint8Array): Buffer {
+export function sealPart(key: Uint8Array | KeyObject, plaintext: Uint8Array, segmentSize: number, suffix?: Uint8Array, into?: Buffer): Buffer {
   const keyObject = secretKey(key);
   const count = segmentCount(plaintext.length, segmentSize);
-  const pieces: Uint8Array[] = [];
+  const total = encryptedPartLength(plaintext.length, segmentSize) + (suffix?.length ?? 0);
+  if (into && into.length !== total) throw new RangeError('sealPart: the target buffer is not the sealed length');
+  const sealed = into ?? Buffer.allocUnsafe(total);
+  let offset = 0;
   for (let index = 0; index < count; index++) {
-    pieces.push(...sealSegment(keyObject, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize)));
+    for (const piece of sealSegment(keyObject, index, index === count - 1, plaintext.subarray(index * segmentSize, (index + 1) * segmentSize))) {
+      sealed.set(piece, offset);
+      offset += piece.length;
+    }
   }
-  if (suffix) pieces.push(suffix);
-  return Buffer.concat(pieces, encryptedPartLength(plaintext.length, segmentSize) + (suffix?.length ?? 0));
+  if (suffix) sealed.set(suffix, offset);
+  return sealed;
 }
 
 /**
