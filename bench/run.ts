@@ -10,14 +10,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EncryptingS3Client, JsonLinesSink, RawAesKeyring } from '@s3crypt/client';
+import { measureCpuPerByte } from './cpu-per-byte.js';
+import { memoryRows } from './memory.js';
+import { parallelGetBench } from './parallel-get.js';
 import { openSegments } from '../packages/client/src/format/open-stream.js';
 import { sealPart, sealPartStream, segmentNonce } from '../packages/client/src/format/segments.js';
 import { planRead, objectLayout } from '../packages/client/src/format/layout.js';
 import { endpointFromEnv, s3Client, startMinio } from '../test/harness/minio.js';
 import { generated } from './data.js';
+import { DEFAULT_SEGMENT_SIZE } from '../packages/client/src/format/constants.js';
 
 const MiB = 1024 * 1024;
-const SEGMENT = 64 * 1024;
+const SEGMENT = DEFAULT_SEGMENT_SIZE;
 const rows: string[][] = [];
 const report = (what: string, baseline: string, ours: string, ratio: number, target: string) =>
   rows.push([what, baseline, ours, `${(ratio * 100).toFixed(0)}%`, target]);
@@ -113,32 +117,6 @@ async function drain(body: unknown): Promise<number> {
   return bytes;
 }
 
-async function endToEnd(plain: S3Client, encrypting: EncryptingS3Client, bucket: string): Promise<void> {
-  // Small objects first, before the large transfers fill the heap.
-  const small = randomBytes(4096);
-  const n = 200;
-  const putSmall = (client: S3Client) => async () => {
-    for (let i = 0; i < n; i++) await client.send(new PutObjectCommand({ Bucket: bucket, Key: `small-${client === plain ? 'p' : 'e'}-${i}`, Body: small }));
-  };
-  const [plainSmallPut, encSmallPut] = await compare(3, putSmall(plain), putSmall(encrypting));
-  const ms = (total: number) => `${(total / n).toFixed(2)} ms`;
-  report('PUT 4 KiB latency (mean of 200)', ms(plainSmallPut), ms(encSmallPut), plainSmallPut / encSmallPut, 'latency ≤ +20%');
-  const getSmall = (client: S3Client) => async () => {
-    for (let i = 0; i < n; i++) await drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: `small-${client === plain ? 'p' : 'e'}-${i}` }))).Body);
-  };
-  const [plainSmallGet, encSmallGet] = await compare(3, getSmall(plain), getSmall(encrypting));
-  report('GET 4 KiB latency (mean of 200)', ms(plainSmallGet), ms(encSmallGet), plainSmallGet / encSmallGet, 'latency ≤ +20%');
-  const size = 256 * MiB;
-  const put = (client: S3Client, key: string) => () =>
-    new Upload({ client, params: { Bucket: bucket, Key: key, Body: Readable.from(generated(size)) }, partSize: 16 * MiB, queueSize: 4 }).done();
-  const [plainPut, encPut] = await compare(3, put(plain, 'plain-256'), put(encrypting, 'enc-256'));
-  report('PUT 256 MiB (lib-storage, 16 MiB parts × 4)', mbps(size, plainPut), mbps(size, encPut), plainPut / encPut, '≥ 85%');
-  const get = (client: S3Client, key: string) => async () => drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body);
-  const [plainGet, encGet] = await compare(5, get(plain, 'plain-256'), get(encrypting, 'enc-256'));
-  report('GET 256 MiB (streamed)', mbps(size, plainGet), mbps(size, encGet), plainGet / encGet, '≥ 85%');
-
-}
-
 /**
  * The cost of the audit log: the same encrypting client with and without `audit` (a JSON Lines file
  * sink, fsynced, fail-closed: every operation waits until its events are on disk).
@@ -177,36 +155,34 @@ async function auditCost(endpoint: Parameters<typeof s3Client>[0], keyring: RawA
   }
 }
 
-function peakRss(endpoint: string, bucket: string): void {
-  const child = fileURLToPath(new URL('./upload-rss.ts', import.meta.url));
-  const measure = (bytes: number, mode = 'encrypted'): number =>
-    JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, endpoint, bucket, String(bytes), mode], { encoding: 'utf8' }).trim().split('\n').pop()!).maxRssBytes;
-  const mib = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
-  const plainGiB = measure(1024 * MiB, 'plain');
-  const sizes = [256 * MiB, 1024 * MiB, 4096 * MiB];
-  const encrypted = sizes.map((size) => measure(size));
-  rows.push(['peak RSS, Upload of 1 GiB (8 MiB parts × 4)', mib(plainGiB), mib(encrypted[1]!), `${((plainGiB / encrypted[1]!) * 100).toFixed(0)}%`, '—']);
-  rows.push(['peak RSS, encrypted Upload: 256 MiB / 1 GiB / 4 GiB', '', encrypted.map(mib).join(' / '), '', 'independent of size']);
-}
-
 const existing = endpointFromEnv();
 const minio = existing ? undefined : await startMinio();
 const endpoint = existing ?? minio!.endpoint;
-// `npm run bench -- --audit-only`: only the audit log's cost.
+// `npm run bench -- --audit-only`: only the audit log's cost. `--quick`: no 10 GiB memory rows, no WAN link.
 const auditOnly = process.argv.includes('--audit-only');
+const quick = process.argv.includes('--quick');
+const tables: string[] = [];
 try {
-  if (!auditOnly) await formatThroughput();
+  if (!auditOnly) {
+    await formatThroughput();
+    // Targets 1 and 2: process CPU per byte against raw GCM, wall clock, 4 KiB latency.
+    tables.push((await measureCpuPerByte({ endpoint })).table);
+  }
   const plain = s3Client(endpoint);
   const keyring = new RawAesKeyring({ keyName: 'bench', masterKey: randomBytes(32) });
-  const encrypting = new EncryptingS3Client({ client: s3Client(endpoint), keyring });
   const bucket = `bench-${Date.now()}`;
   await plain.send(new CreateBucketCommand({ Bucket: bucket }));
-  if (!auditOnly) await endToEnd(plain, encrypting, bucket);
   await auditCost(endpoint, keyring, bucket);
-  if (!auditOnly) peakRss(endpoint.endpoint, bucket);
+  if (!auditOnly) {
+    // Target 3: the parallel download against the plain single GET, on loopback and over a WAN link.
+    rows.push(...(await parallelGetBench(256 * MiB, quick ? [] : [10, 25])));
+    // Target 4: peak RSS at 256 MiB and 10 GiB.
+    rows.push(...(await memoryRows(endpoint, bucket, quick ? [256 * MiB] : undefined, ['natural'])));
+  }
 } finally {
   await minio?.server.stop();
 }
 console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+for (const table of tables) console.log(`${table}\n`);
 console.log('| measure | baseline | s3crypt | ratio | target |\n|---|---|---|---|---|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
