@@ -27,6 +27,7 @@ export interface MemoryJob {
 /** One sample of process.memoryUsage(), with how far the transfer had got. */
 export interface MemorySample {
   readonly rss: number;
+  readonly heapTotal: number;
   readonly heapUsed: number;
   readonly external: number;
   readonly arrayBuffers: number;

@@ -1,11 +1,13 @@
-// npm run bench:memory [-- --sizes 256M,10G] [--variants natural,collected]: peak RSS of a streamed PUT (lib-storage Upload of a
-// stream of unknown length) and a streamed GET (drained), plain S3Client against EncryptingS3Client,
-// each in a fresh child process (bench/memory-child.ts). The s3crypt figure may exceed the plain one
-// by at most what the client itself must hold: for a PUT the ciphertext of the parts in flight, for
-// a GET its stream buffers. Each figure is measured twice: as an application runs (natural), and
-// with garbage collected every few MiB (collected), which shows what is live rather than what V8 has
-// yet to collect. bench/run.ts takes the rows from memoryRows(). Not a test: it asserts nothing and never runs in CI. Starts MinIO unless
-// S3_ENDPOINT is set; imports @s3crypt/client from dist (the npm script builds first).
+// npm run bench:memory [-- --sizes 256M,10G] [--variants natural,mmap,collected]: peak RSS of a
+// streamed PUT (lib-storage Upload of a stream of unknown length) and a streamed GET (drained), plain
+// S3Client against EncryptingS3Client, each in a fresh child process (bench/memory-child.ts). The
+// s3crypt figure may exceed the plain one by at most what the client itself must hold: for a PUT the
+// ciphertext of the parts in flight, for a GET its stream buffers. Each figure is measured three ways
+// (see Variant): as an application runs, with glibc returning large freed buffers, and with garbage
+// collected every few MiB, which shows what is live rather than what the allocator and V8 have yet to
+// give back. bench/run.ts takes its rows from memoryRows(). Not a test: it asserts nothing and never
+// runs in CI. Starts MinIO unless S3_ENDPOINT is set; imports @s3crypt/client from dist (the npm
+// script builds first).
 import { CreateBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -79,20 +81,24 @@ const childScript = fileURLToPath(new URL('./memory-child.ts', import.meta.url))
 const run = promisify(execFile);
 
 /**
- * How a child runs. `natural`: as an application would (the figure the target is about). `collected`:
- * with garbage collected after every {@link GC_EVERY} bytes and glibc returning every allocation of
- * 64 KiB or more to the system when freed, so RSS follows what is live rather than what V8 and the
- * allocator have yet to give back.
+ * How a child runs. `natural`: as an application would (the figure the target is about). `mmap`: the
+ * same, but glibc serves every allocation of 1 MiB or more with its own mapping, returned to the
+ * system when freed (by default glibc raises that threshold after the first large free, so freed
+ * part buffers stay in its heap). `collected`: as `mmap` from 64 KiB, and garbage collected after
+ * every {@link GC_EVERY} bytes, so RSS follows what is live rather than what V8 has yet to collect.
  */
-export type Variant = 'natural' | 'collected';
+export type Variant = 'natural' | 'mmap' | 'collected';
+export const VARIANTS: readonly Variant[] = ['natural', 'mmap', 'collected'];
 export const GC_EVERY = 4 * MiB;
+const MMAP_THRESHOLD: Record<Variant, number | undefined> = { natural: undefined, mmap: 1 * MiB, collected: 64 * KiB };
 
 async function measure(job: MemoryJob, variant: Variant): Promise<MemoryResult> {
   const collected = variant === 'collected';
+  const threshold = MMAP_THRESHOLD[variant];
   const { stdout } = await run(process.execPath, [...(collected ? ['--expose-gc'] : []), '--import', 'tsx', childScript], {
     env: {
       ...process.env,
-      ...(collected ? { MALLOC_MMAP_THRESHOLD_: String(64 * KiB) } : {}),
+      ...(threshold !== undefined ? { MALLOC_MMAP_THRESHOLD_: String(threshold) } : {}),
       NODE_NO_WARNINGS: '1',
       MEMORY_JOB: JSON.stringify({ ...job, ...(collected ? { gcEvery: GC_EVERY } : {}) }),
     },
@@ -110,7 +116,7 @@ export async function measureMemory(
   endpoint: S3Endpoint,
   bucket: string,
   sizes: readonly number[] = DEFAULT_SIZES,
-  variants: readonly Variant[] = ['natural', 'collected'],
+  variants: readonly Variant[] = VARIANTS,
   log: (line: string) => void = () => undefined,
 ): Promise<MemoryMeasurement[]> {
   const masterKeyHex = randomBytes(32).toString('hex');
@@ -164,13 +170,13 @@ function verdict(m: MemoryMeasurement, all: readonly MemoryMeasurement[]): Verdi
   return { extra, withinBudget: extra <= m.budget, vsSmallest, flat: Math.abs(vsSmallest) <= FLAT_TOLERANCE };
 }
 
-/** Natural runs first, then by operation and size. */
+/** By variant (natural first), then operation (PUT first) and size. */
 const ordered = (measurements: readonly MemoryMeasurement[]) =>
-  [...measurements].sort((a, b) => a.variant.localeCompare(b.variant) * -4 + a.operation.localeCompare(b.operation) * -2 + Math.sign(a.bytes - b.bytes));
+  [...measurements].sort((a, b) => VARIANTS.indexOf(a.variant) - VARIANTS.indexOf(b.variant) || b.operation.localeCompare(a.operation) || a.bytes - b.bytes);
 
 const mark = (ok: boolean) => (ok ? '✓' : '✗ missed');
 const operationName = (m: MemoryMeasurement) =>
-  `${m.operation === 'put' ? `PUT (Upload, ${size(PART_SIZE)} parts × ${QUEUE_SIZE})` : 'GET (streamed, drained)'}${m.variant === 'collected' ? `, GC every ${mib(GC_EVERY)}` : ''}`;
+  `${m.operation === 'put' ? `PUT (Upload, ${size(PART_SIZE)} parts × ${QUEUE_SIZE})` : 'GET (streamed, drained)'}${{ natural: '', mmap: ', mmap ≥ 1 MiB', collected: `, GC every ${mib(GC_EVERY)}` }[m.variant]}`;
 
 /**
  * The measurements as rows of bench/run.ts's table: measure, baseline (plain), s3crypt, ratio
@@ -181,7 +187,7 @@ const operationName = (m: MemoryMeasurement) =>
  * for (const row of await memoryRows(endpoint, bucket)) rows.push(row);
  * ```
  */
-export async function memoryRows(endpoint: S3Endpoint, bucket: string, sizes: readonly number[] = DEFAULT_SIZES, variants: readonly Variant[] = ['natural', 'collected']): Promise<string[][]> {
+export async function memoryRows(endpoint: S3Endpoint, bucket: string, sizes: readonly number[] = DEFAULT_SIZES, variants: readonly Variant[] = VARIANTS): Promise<string[][]> {
   const measurements = await measureMemory(endpoint, bucket, sizes, variants);
   return ordered(measurements).map((m) => {
     const v = verdict(m, measurements);
@@ -195,7 +201,7 @@ const signedPercent = (ratio: number) => `${ratio >= 0 ? '+' : '−'}${Math.abs(
 /** The detailed table the CLI prints. */
 function detailedTable(measurements: readonly MemoryMeasurement[]): string {
   const smallest = Math.min(...measurements.map((m) => m.bytes));
-  const where = (r: MemoryResult) => `${((r.peak.done / r.bytes) * 100).toFixed(0)}% in, buffers ${mib(r.peak.arrayBuffers)}, heap ${mib(r.peak.heapUsed)}`;
+  const where = (r: MemoryResult) => `${((r.peak.done / r.bytes) * 100).toFixed(0)}% in, ArrayBuffers ${mib(r.peak.arrayBuffers)}, JS heap ${mib(r.peak.heapUsed)} used of ${mib(r.peak.heapTotal)}`;
   const lines = [
     `| operation | size | plain peak RSS | s3crypt peak RSS | extra | budget | extra ≤ budget | s3crypt vs ${size(smallest)} (±${FLAT_TOLERANCE * 100}%) |`,
     '|---|---|---|---|---|---|---|---|',
@@ -231,9 +237,9 @@ const sizesFromArgs = (argv: readonly string[]) => {
 };
 
 function variantsFromArgs(argv: readonly string[]): Variant[] {
-  const value = option(argv, '--variants') ?? 'natural,collected';
+  const value = option(argv, '--variants') ?? VARIANTS.join(',');
   const variants = value.split(',');
-  for (const variant of variants) if (variant !== 'natural' && variant !== 'collected') throw new TypeError(`--variants: "${variant}" is neither natural nor collected`);
+  for (const variant of variants) if (!VARIANTS.includes(variant as Variant)) throw new TypeError(`--variants: "${variant}" is not one of ${VARIANTS.join(', ')}`);
   return variants as Variant[];
 }
 
