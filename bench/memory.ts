@@ -138,7 +138,8 @@ export async function measureMemory(
           }
           for (const operation of ['put', 'get'] as const) {
             const [budget, budgetWhy] = budgets[operation];
-            // A collected run still holds up to one interval's garbage, twice over on a GET (ciphertext and plaintext chunks).
+            // Between collections s3crypt leaves up to one interval more garbage than plain (a GET allocates a
+            // ciphertext and a plaintext chunk per network read, plain only the first).
             const allowance = variant === 'collected' ? GC_EVERY : 0;
             measurements.push({ operation, variant, bytes, plain: results[`${operation}-plain`]!, s3crypt: results[`${operation}-s3crypt`]!, budget: budget + allowance, budgetWhy: allowance ? `${budgetWhy} + ${mib(allowance)} between collections` : budgetWhy });
           }
