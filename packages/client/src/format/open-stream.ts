@@ -115,7 +115,8 @@ export class SegmentOpener {
 }
 
 /** Verified plaintext held ahead of the consumer before the source is paused (per GET). */
-const READ_AHEAD_BYTES = 1024 * 1024;
+/** Verified plaintext a GET body keeps ready before it pauses the socket. */
+export const READ_AHEAD_BYTES = 1024 * 1024;
 
 /** Options of {@link openSegmentsStream}. */
 export interface OpenSegmentsStreamOptions {
