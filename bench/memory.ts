@@ -52,7 +52,7 @@ function putBudget(): [number, string] {
 }
 
 /**
- * GET: what the decrypting stream keeps: the Transform's buffers on both sides, the tail fetched
+ * GET: what the decrypting stream keeps: its read-ahead of verified plaintext, the tail fetched
  * before the body, and one segment's plaintext held back until its tag verifies.
  */
 function getBudget(): [number, string] {
