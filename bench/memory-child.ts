@@ -2,6 +2,7 @@
 // process, so each peak RSS is its own. Reads its job from the MEMORY_JOB environment variable (JSON,
 // see MemoryJob) and prints one line of JSON (MemoryResult). Both clients are loaded in every mode, so
 // module code weighs the same on both sides of a comparison.
+import { readFileSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
@@ -14,7 +15,8 @@ export interface MemoryJob {
   readonly bucket: string;
   readonly key: string;
   readonly operation: 'put' | 'get';
-  readonly client: 'plain' | 's3crypt';
+  /** `s3crypt-parallel`: GetObject with parallel reads (the client's defaults: 4 ranges of 8 MiB in flight). */
+  readonly client: 'plain' | 's3crypt' | 's3crypt-parallel';
   readonly bytes: number;
   readonly partSize: number;
   readonly queueSize: number;
@@ -36,7 +38,11 @@ export interface MemorySample {
 }
 
 export interface MemoryResult {
-  /** process.resourceUsage().maxRSS, in bytes: the kernel's high-water mark, which sampling can miss. */
+  /**
+   * The kernel's high-water mark of this process's RSS (VmHWM), which sampling can miss. Not
+   * resourceUsage().maxRSS: Linux carries that over from the parent across fork and exec, so a
+   * child of a large parent would report the parent's size.
+   */
   readonly maxRss: number;
   /** RSS once everything is loaded and before the transfer starts. */
   readonly startRss: number;
@@ -67,7 +73,8 @@ function pipeLike(bytes: number, progress: (n: number) => void): Readable {
 const job = JSON.parse(process.env.MEMORY_JOB ?? '') as MemoryJob;
 const plain = s3Client(job.endpoint);
 const masterKey = Buffer.from(job.masterKeyHex, 'hex');
-const client = job.client === 'plain' ? plain : new EncryptingS3Client({ client: plain, keyring: new RawAesKeyring({ keyName: 'bench', masterKey }) });
+const client =
+  job.client === 'plain' ? plain : new EncryptingS3Client({ client: plain, keyring: new RawAesKeyring({ keyName: 'bench', masterKey }), parallelReads: job.client === 's3crypt-parallel' });
 
 let done = 0;
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
@@ -100,5 +107,6 @@ try {
   if (job.client !== 'plain') (client as EncryptingS3Client).destroy();
 }
 if (done !== job.bytes) throw new Error(`${job.operation} moved ${done} bytes, not ${job.bytes}`);
-const result: MemoryResult = { maxRss: process.resourceUsage().maxRSS * 1024, startRss, peak, bytes: done, ms: performance.now() - started };
+const vmHwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+const result: MemoryResult = { maxRss: Number(vmHwm![1]) * 1024, startRss, peak, bytes: done, ms: performance.now() - started };
 console.log(JSON.stringify(result));

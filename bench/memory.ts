@@ -11,7 +11,7 @@
 import { CreateBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TAIL_FETCH_LENGTH } from '../packages/client/src/client/read-object.js';
@@ -32,7 +32,7 @@ export const DEFAULT_SIZES = [256 * MiB, 10 * GiB];
 const FLAT_TOLERANCE = 0.1;
 
 export interface MemoryMeasurement {
-  readonly operation: 'put' | 'get';
+  readonly operation: 'put' | 'get' | 'get-parallel';
   readonly variant: Variant;
   readonly bytes: number;
   readonly plain: MemoryResult;
@@ -58,6 +58,19 @@ function putBudget(): [number, string] {
 function getBudget(): [number, string] {
   // The library's own constant rather than a copy, so the budget follows the library.
   return [READ_AHEAD_BYTES + TAIL_FETCH_LENGTH + DEFAULT_SEGMENT_SIZE, `read-ahead ${mib(READ_AHEAD_BYTES, 2)} + tail ${mib(TAIL_FETCH_LENGTH, 2)} + segment ${mib(DEFAULT_SEGMENT_SIZE, 2)}`];
+}
+
+/**
+ * A parallel GET (the client's defaults): the ranges in flight plus the one being handed over, each
+ * as ciphertext and as plaintext, the tail, and the decryption worker's own isolate (a fixed cost,
+ * ~10 MiB measured here for an idle worker; one worker on a 2-core machine).
+ */
+function parallelGetBudget(): [number, string] {
+  const ranges = 4 + 1;
+  const range = 8 * MiB;
+  const workers = Math.max(0, Math.min(4, availableParallelism() - 1));
+  const isolate = 10 * MiB;
+  return [ranges * range * 2 + TAIL_FETCH_LENGTH + workers * isolate, `(${ranges - 1} + 1) × ${mib(range)} range × 2 + tail ${mib(TAIL_FETCH_LENGTH, 2)} + ${workers} worker × ${mib(isolate)}`];
 }
 
 const mib = (bytes: number, digits = 0) => `${(bytes / MiB).toFixed(digits)} MiB`;
@@ -125,14 +138,17 @@ export async function measureMemory(
       const keys = { plain: `memory-${bytes}-plain-${Date.now()}`, s3crypt: `memory-${bytes}-s3crypt-${Date.now()}` };
       try {
         for (const variant of variants) {
-          const results: Partial<Record<`${'put' | 'get'}-${'plain' | 's3crypt'}`, MemoryResult>> = {};
+          const results: Partial<Record<`${'put' | 'get'}-${'plain' | 's3crypt' | 's3crypt-parallel'}`, MemoryResult>> = {};
           for (const operation of ['put', 'get'] as const) {
-            for (const client of ['plain', 's3crypt'] as const) {
-              const result = await measure({ endpoint, bucket, key: keys[client], operation, client, bytes, partSize: PART_SIZE, queueSize: QUEUE_SIZE, masterKeyHex }, variant);
+            for (const client of operation === 'get' ? (['plain', 's3crypt', 's3crypt-parallel'] as const) : (['plain', 's3crypt'] as const)) {
+              const key = keys[client === 'plain' ? 'plain' : 's3crypt'];
+              const result = await measure({ endpoint, bucket, key, operation, client, bytes, partSize: PART_SIZE, queueSize: QUEUE_SIZE, masterKeyHex }, variant);
               log(`${variant} ${operation} ${client} ${size(bytes)}: maxRSS ${mib(result.maxRss)}, ${mib(bytes / (result.ms / 1000))}/s`);
               results[`${operation}-${client}`] = result;
             }
           }
+          const [parallelBudget, parallelWhy] = parallelGetBudget();
+          measurements.push({ operation: 'get-parallel', variant, bytes, plain: results['get-plain']!, s3crypt: results['get-s3crypt-parallel']!, budget: parallelBudget, budgetWhy: parallelWhy });
           for (const operation of ['put', 'get'] as const) {
             const [budget, budgetWhy] = budgets[operation];
             // Between collections s3crypt leaves up to one interval more garbage than plain (a GET allocates a
@@ -174,7 +190,7 @@ const ordered = (measurements: readonly MemoryMeasurement[]) =>
 
 const mark = (ok: boolean) => (ok ? '✓' : '✗ missed');
 const operationName = (m: MemoryMeasurement) =>
-  `${m.operation === 'put' ? `PUT (Upload, ${size(PART_SIZE)} parts × ${QUEUE_SIZE})` : 'GET (streamed, drained)'}${{ natural: '', mmap: ', mmap ≥ 1 MiB', collected: `, GC every ${mib(GC_EVERY)}` }[m.variant]}`;
+  `${{ put: `PUT (Upload, ${size(PART_SIZE)} parts × ${QUEUE_SIZE})`, get: 'GET (streamed, drained)', 'get-parallel': 'GET parallel (4 × 8 MiB ranges)' }[m.operation]}${{ natural: '', mmap: ', mmap ≥ 1 MiB', collected: `, GC every ${mib(GC_EVERY)}` }[m.variant]}`;
 
 /**
  * The measurements as rows of bench/run.ts's table: measure, baseline (plain), s3crypt, ratio
