@@ -114,8 +114,7 @@ export class SegmentOpener {
   }
 }
 
-/** Verified plaintext held ahead of the consumer before the source is paused (per GET). */
-/** Verified plaintext a GET body keeps ready before it pauses the socket. */
+/** Verified plaintext held ahead of the consumer before the source (the socket) is paused, per GET. */
 export const READ_AHEAD_BYTES = 1024 * 1024;
 
 /** Options of {@link openSegmentsStream}. */
