@@ -38,7 +38,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MINIO_BINARY, type S3Endpoint } from '../test/harness/minio.js';
+import { MINIO_BINARY, minioEndpoint, minioServerArgs, minioServerEnvironment, type S3Endpoint } from '../test/harness/minio.js';
 import { answers, SERVER_CACHE, startServer, type RunningServer } from '../test/harness/process.js';
 
 export interface NetemOptions {
@@ -349,18 +349,12 @@ export async function startNetemMinio(options: NetemOptions): Promise<NetemMinio
     run(IP, ['-n', namespace, 'link', 'set', 'lo', 'up']);
 
     resources.dataDir = mkdtempSync(join(tmpdir(), `s3crypt-netem-${process.pid}-`));
-    const endpoint = { endpoint: `http://${nsAddress}:${MINIO_PORT}`, accessKeyId: 's3crypt-test', secretAccessKey: 's3crypt-test-secret' };
+    const endpoint = minioEndpoint(`${nsAddress}:${MINIO_PORT}`);
     resources.minio = await startServer({
       command: IP,
       // `ip netns exec` execs MinIO in place, so the child's pid is MinIO's.
-      args: ['netns', 'exec', namespace, MINIO_BINARY, 'server', '--quiet', '--address', `${nsAddress}:${MINIO_PORT}`, '--console-address', `${nsAddress}:${MINIO_PORT + 1}`, resources.dataDir],
-      env: {
-        MINIO_ROOT_USER: endpoint.accessKeyId,
-        MINIO_ROOT_PASSWORD: endpoint.secretAccessKey,
-        MINIO_BROWSER: 'off',
-        MINIO_UPDATE: 'off',
-        MINIO_CI_CD: '1',
-      },
+      args: ['netns', 'exec', namespace, MINIO_BINARY, ...minioServerArgs(`${nsAddress}:${MINIO_PORT}`, `${nsAddress}:${MINIO_PORT + 1}`, resources.dataDir)],
+      env: minioServerEnvironment(endpoint),
       // From the host, through the link: proves the whole path works before anyone measures it.
       ready: () => answers(`${endpoint.endpoint}/minio/health/live`),
     });

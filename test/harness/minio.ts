@@ -13,6 +13,21 @@ export interface S3Endpoint {
 
 export const MINIO_BINARY = process.env.MINIO_BINARY ?? join(SERVER_CACHE, 'bin', 'minio');
 
+/** The test credentials at `host:port`. */
+export function minioEndpoint(address: string): S3Endpoint {
+  return { endpoint: `http://${address}`, accessKeyId: 's3crypt-test', secretAccessKey: 's3crypt-test-secret' };
+}
+
+/** `minio server` arguments: quiet, on `address`, its console on `consoleAddress`, data in `dataDir`. */
+export function minioServerArgs(address: string, consoleAddress: string, dataDir: string): string[] {
+  return ['server', '--quiet', '--address', address, '--console-address', consoleAddress, dataDir];
+}
+
+/** The server's environment: the endpoint's credentials as root user, no browser, no update checks. */
+export function minioServerEnvironment(endpoint: S3Endpoint): NodeJS.ProcessEnv {
+  return { MINIO_ROOT_USER: endpoint.accessKeyId, MINIO_ROOT_PASSWORD: endpoint.secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CI_CD: '1' };
+}
+
 export async function startMinio(): Promise<{ endpoint: S3Endpoint; server: RunningServer }> {
   if (!existsSync(MINIO_BINARY)) {
     throw new Error(`MinIO not found at ${MINIO_BINARY}: run scripts/install-servers.sh minio`);
@@ -20,17 +35,11 @@ export async function startMinio(): Promise<{ endpoint: S3Endpoint; server: Runn
   const port = await freePort();
   const consolePort = await freePort();
   const dataDir = tempDir('minio');
-  const endpoint = { endpoint: `http://127.0.0.1:${port}`, accessKeyId: 's3crypt-test', secretAccessKey: 's3crypt-test-secret' };
+  const endpoint = minioEndpoint(`127.0.0.1:${port}`);
   const server = await startServer({
     command: MINIO_BINARY,
-    args: ['server', '--quiet', '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, dataDir],
-    env: {
-      MINIO_ROOT_USER: endpoint.accessKeyId,
-      MINIO_ROOT_PASSWORD: endpoint.secretAccessKey,
-      MINIO_BROWSER: 'off',
-      MINIO_UPDATE: 'off',
-      MINIO_CI_CD: '1',
-    },
+    args: minioServerArgs(`127.0.0.1:${port}`, `127.0.0.1:${consolePort}`, dataDir),
+    env: minioServerEnvironment(endpoint),
     ready: () => answers(`${endpoint.endpoint}/minio/health/live`),
     dataDir,
   });

@@ -3,16 +3,10 @@
 // gets its source text (decrypt-pool.ts), so it must stay self-contained — no imports, no helpers
 // from outside its body, only its parameters and globals (Buffer).
 import type * as NodeCrypto from 'node:crypto';
+import type { SegmentPlan } from './layout.js';
 
-/** One segment of a {@link SealedRange}, as `SegmentPlan` describes it (layout.ts). */
-export interface SealedSegment {
-  readonly partIndex: number;
-  readonly index: number;
-  readonly final: boolean;
-  readonly sealedLength: number;
-  readonly keepFrom: number;
-  readonly keepTo: number;
-}
+/** One segment of a {@link SealedRange}: a segment of the read plan (layout.ts). */
+export type SealedSegment = SegmentPlan;
 
 /** Consecutive sealed segments, their part keys, and how many plaintext bytes they keep. */
 export interface SealedRange {
