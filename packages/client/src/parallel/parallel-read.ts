@@ -164,8 +164,8 @@ export async function parallelPlaintextStream(
       callback(error);
     },
   });
-  startMore();
   try {
+    startMore();
     await started[0];
   } catch (error) {
     stream.destroy();
