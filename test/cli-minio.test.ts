@@ -144,6 +144,8 @@ describe('put, get, cat', () => {
     const got = await cli(['get', `s3://${bucket}/docs/large.bin`, target]);
     expect(got.code).toBe(EXIT.integrity);
     expect(readdirSync(join(dir, 'large-tampered'))).toEqual([]);
+    // The bucket-wide verify below expects exactly one tampered object.
+    await plain.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'docs/large.bin' }));
   });
 
   it('put --json returns the identity; get, cat and verify --expect-id refuse any other write of the key (exit 4)', async () => {

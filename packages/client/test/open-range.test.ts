@@ -18,11 +18,18 @@ const layout = objectLayout(
   SEGMENT,
 );
 
+/** A copy in a buffer of its own (never Node's shared pool), as parallel reads allocate them: it can be handed over. */
+function ownBuffer(bytes: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
+
 function rangeOf(start: number, end: number): { range: SealedRange; segments: SegmentPlan[]; cipherStart: number } {
   const plan = planRead(layout, start, end);
   const segments = [...plan.segments()];
   const range: SealedRange = {
-    sealed: Buffer.from(sealed.subarray(plan.cipherStart, plan.cipherEnd)),
+    sealed: ownBuffer(sealed.subarray(plan.cipherStart, plan.cipherEnd)),
     segments,
     keys: { 0: keys[0]!, 1: keys[1]! },
     plaintextLength: segments.reduce((sum, s) => sum + s.keepTo - s.keepFrom, 0),
@@ -89,6 +96,21 @@ describe('DecryptPool', () => {
       pool.destroy();
     }
     await expect(pool.open(rangeOf(0, 1).range)).rejects.toThrow(/destroyed/);
+  });
+
+  it('sends a copy of a buffer that cannot be handed over instead of failing', async () => {
+    const pool = new DecryptPool(1);
+    try {
+      const { range } = rangeOf(1, 2);
+      // A SharedArrayBuffer cannot be in a transfer list (DataCloneError), as Node's shared pool cannot.
+      const shared = Buffer.from(new SharedArrayBuffer(range.sealed.length));
+      range.sealed.copy(shared);
+      const { result } = await pool.open({ ...range, sealed: shared }, true);
+      expect(result.ok && Buffer.concat(result.plaintext).equals(plaintext.subarray(1, 2))).toBe(true);
+      expect(shared.byteLength).toBeGreaterThan(0);
+    } finally {
+      pool.destroy();
+    }
   });
 
   it('with no workers opens inline', async () => {

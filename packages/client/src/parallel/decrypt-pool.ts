@@ -94,7 +94,12 @@ export class DecryptPool {
       worker.pending.set(id, { resolve, reject });
       // Referenced while it has work: an unfinished read must keep the process alive.
       worker.worker.ref();
-      worker.worker.postMessage({ id, range }, handOver ? [range.sealed.buffer as ArrayBuffer] : []);
+      try {
+        worker.worker.postMessage({ id, range }, handOver ? [range.sealed.buffer as ArrayBuffer] : []);
+      } catch {
+        // Node's shared buffer pool cannot be handed over (DataCloneError): copy it instead.
+        worker.worker.postMessage({ id, range });
+      }
     });
   }
 
