@@ -104,7 +104,7 @@ describe('DecryptPool', () => {
       const { range } = rangeOf(1, 2);
       // A SharedArrayBuffer cannot be in a transfer list (DataCloneError), as Node's shared pool cannot.
       const shared = Buffer.from(new SharedArrayBuffer(range.sealed.length));
-      range.sealed.copy(shared);
+      shared.set(range.sealed);
       const { result } = await pool.open({ ...range, sealed: shared }, true);
       expect(result.ok && Buffer.concat(result.plaintext).equals(plaintext.subarray(1, 2))).toBe(true);
       expect(shared.byteLength).toBeGreaterThan(0);
