@@ -11,11 +11,11 @@ import { partRange, resolveRange, type PlainRange } from './range.js';
 import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
 import { withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
-import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { getStoredRange, openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
-import { discardBody, exactLength, expectRange } from './store-response.js';
+import { discardBody, exactLength } from './store-response.js';
 import { bufferStream } from './streaming.js';
 import { parallelPlaintextStream, worthParallel } from '../parallel/parallel-read.js';
 import { parallelReadsFor } from '../parallel/options.js';
@@ -37,10 +37,8 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
  */
 async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<{ body: Readable; guard: ReturnType<typeof exactLength> }> {
   const stop = Math.min(end, opened.tailOffset);
-  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${stop - 1}` }), options).catch(rethrowPinned);
-  const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
-  expectRange(response, start, stop, opened.layout.totalLength, what);
-  return { body: response.Body as Readable, guard: exactLength(stop - start, what) };
+  const response = await getStoredRange(ctx, opened.sameVersion, start, stop, opened.layout.totalLength, options);
+  return { body: response.Body as Readable, guard: exactLength(stop - start, objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key))) };
 }
 
 function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): PlainRange {

@@ -17,7 +17,7 @@ import type { S3CryptRequestOptions } from './request-options.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { rethrowPinned } from './replaced-object.js';
 import { openS3ecObject, storedAsS3ec, type OpenedS3ecObject } from './s3ec-read.js';
-import { discardBody, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
+import { discardBody, expectRange, expectSuffix, readExactly, type ResponseBytes } from './store-response.js';
 
 /**
  * Bytes fetched from the end of every object on first read: the whole of any small object in one
@@ -65,6 +65,17 @@ async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, le
   const response = await ctx.inner.send(tailRequest(request, length), options).catch(rethrowPinned);
   const expected = expectSuffix(response, length, what);
   return { ...expected, bytes: await readExactly(response, expected.length, what) };
+}
+
+/**
+ * Stored bytes [start, end) of the version a read opened (`sameVersion`, pinned by ETag or version
+ * id), in an object of `total` stored bytes: the response, checked against the range asked for
+ * before a byte of its body is read (the caller reads it with a cap of exactly `end - start`).
+ */
+export async function getStoredRange(ctx: HandlerContext, sameVersion: GetObjectCommandInput, start: number, end: number, total: number, options: SendOptions): Promise<GetObjectCommandOutput> {
+  const response = await ctx.inner.send(new GetObjectCommand({ ...sameVersion, Range: `bytes=${start}-${end - 1}` }), options).catch(rethrowPinned);
+  expectRange(response, start, end, total, objectName(String(sameVersion.Bucket), String(sameVersion.Key)));
+  return response;
 }
 
 /** A suffix range of an empty object: S3 answers 416 (InvalidRange). */

@@ -23,10 +23,9 @@ import { S3EC_PROVIDER_IDS } from '../keyrings/s3ec-ids.js';
 import { objectName, signalOf, type HandlerContext, type SendOptions } from './context.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { unwrapObjectKey } from './materials.js';
-import { objectSelector } from './read-object.js';
-import { rethrowPinned } from './replaced-object.js';
+import { getStoredRange, objectSelector } from './read-object.js';
 import type { ResolvedS3ecOptions } from './s3ec-options.js';
-import { expectRange, exactly, readExactly } from './store-response.js';
+import { exactly, readExactly } from './store-response.js';
 
 const GCM_TAG = 16;
 const AES_BLOCK = 16;
@@ -223,8 +222,7 @@ export async function openS3ecObject(
 async function storedRange(ctx: HandlerContext, opened: OpenedS3ecObject, start: number, end: number, options: SendOptions): Promise<Readable> {
   const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
   if (start >= end) return Readable.from([]);
-  const response = await ctx.inner.send(new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${start}-${end - 1}` }), options).catch(rethrowPinned);
-  expectRange(response, start, end, opened.total, what);
+  const response = await getStoredRange(ctx, opened.sameVersion, start, end, opened.total, options);
   const limited = exactly(end - start, what);
   pipeline(response.Body as Readable, limited, () => undefined);
   return limited;

@@ -57,16 +57,16 @@ export interface ParallelReads {
 const MiB = 1024 * 1024;
 const MAX_RANGE_SIZE = 1024 * MiB;
 
-function positiveInteger(value: unknown, fallback: number, name: string, where: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
+function integerOption(value: unknown, fallback: number, name: string, where: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new TypeError(`${where}: parallelReads.${name} must be an integer from ${min} to ${max}`);
   return value;
 }
 
 function resolveSettings(options: ParallelReadOptions, base: ResolvedParallelReads | undefined, where: string): ResolvedParallelReads {
-  const rangeSize = positiveInteger(options.rangeSize, base?.rangeSize ?? 8 * MiB, 'rangeSize', where, MAX_RANGE_SIZE);
-  const concurrency = positiveInteger(options.concurrency, base?.concurrency ?? 4, 'concurrency', where, 64);
-  const minSize = positiveInteger(options.minSize, options.rangeSize === undefined && base ? base.minSize : 2 * rangeSize, 'minSize', where, Number.MAX_SAFE_INTEGER, 0);
+  const rangeSize = integerOption(options.rangeSize, base?.rangeSize ?? 8 * MiB, 'rangeSize', where, MAX_RANGE_SIZE);
+  const concurrency = integerOption(options.concurrency, base?.concurrency ?? 4, 'concurrency', where, 64);
+  const minSize = integerOption(options.minSize, options.rangeSize === undefined && base ? base.minSize : 2 * rangeSize, 'minSize', where, Number.MAX_SAFE_INTEGER, 0);
   return { rangeSize, concurrency, minSize };
 }
 
@@ -81,7 +81,7 @@ export function resolveParallelReads(option: unknown): ParallelReads {
   const where = 'EncryptingS3Client';
   checkShape(option, where);
   const given = typeof option === 'object' ? option : {};
-  const workers = positiveInteger(given.workers, Math.max(0, Math.min(4, availableParallelism() - 1)), 'workers', where, 64, 0);
+  const workers = integerOption(given.workers, Math.max(0, Math.min(4, availableParallelism() - 1)), 'workers', where, 64, 0);
   const defaults = resolveSettings(given, undefined, where);
   return { byDefault: option === undefined || option === false ? undefined : defaults, defaults, pool: new DecryptPool(workers) };
 }

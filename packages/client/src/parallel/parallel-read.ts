@@ -3,7 +3,6 @@
 // checked against what was asked, authenticated and decrypted on a worker, and released to the
 // reader strictly in order. Every byte released has passed its segment's tag, exactly as in a
 // single-GET read; only the order in which segments are opened changes.
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { planRead, type ReadPlan, type SegmentPlan } from '../format/layout.js';
@@ -11,9 +10,8 @@ import { dataPartKey } from '../format/object.js';
 import type { SealedRange } from '../format/open-range.js';
 import { objectName, signalOf, type HandlerContext, type SendOptions } from '../client/context.js';
 import type { PlainRange } from '../client/range.js';
-import type { OpenedObject } from '../client/read-object.js';
-import { rethrowPinned } from '../client/replaced-object.js';
-import { expectRange, readExactlyInto } from '../client/store-response.js';
+import { getStoredRange, type OpenedObject } from '../client/read-object.js';
+import { readExactlyInto } from '../client/store-response.js';
 import type { DecryptPool } from './decrypt-pool.js';
 import type { ResolvedParallelReads } from './options.js';
 
@@ -95,9 +93,7 @@ export async function parallelPlaintextStream(
     const sealed = sealedBuffer(task.cipherEnd - task.cipherStart);
     const fetchEnd = Math.min(task.cipherEnd, opened.tailOffset);
     if (task.cipherStart < fetchEnd) {
-      const request = new GetObjectCommand({ ...opened.sameVersion, Range: `bytes=${task.cipherStart}-${fetchEnd - 1}` });
-      const response = await ctx.inner.send(request, { ...options, abortSignal }).catch(rethrowPinned);
-      expectRange(response, task.cipherStart, fetchEnd, opened.layout.totalLength, what);
+      const response = await getStoredRange(ctx, opened.sameVersion, task.cipherStart, fetchEnd, opened.layout.totalLength, { ...options, abortSignal });
       await readExactlyInto(response, sealed, 0, fetchEnd - task.cipherStart, what);
     }
     // What lies in the tail already fetched is not fetched again.
