@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLogError, TamperEvidentLog, verifyAuditLog } from '@s3crypt/audit';
+import { openFlagsOf } from '../../../test/harness/open-flags.js';
 import { ed25519, event, segmentFiles, tempDirectory, writeLog } from './helpers.js';
 
 const records = (directory: string) =>
@@ -23,6 +24,17 @@ describe('TamperEvidentLog', () => {
     expect(all.at(-1)!.checkpoint).toBeDefined();
     const report = await verifyAuditLog({ directory, publicKey });
     expect(report).toMatchObject({ ok: true, records: 7, events: 5, checkpoints: 1, lastCheckpoint: { seq: 7, records: 6 }, problems: [] });
+  });
+
+  // Durability cannot be observed from a test; the segment descriptor's open flags can.
+  it.runIf(process.platform === 'linux')('writes segments through an O_DSYNC descriptor, so a record is durable when its write resolves', async () => {
+    const directory = tempDirectory();
+    const log = await TamperEvidentLog.open({ directory, signingKey: ed25519().privateKey });
+    await log.write(event(1));
+    const flags = openFlagsOf(join(directory, segmentFiles(directory)[0]!));
+    expect(flags & constants.O_DSYNC).toBe(constants.O_DSYNC);
+    expect(flags & constants.O_APPEND).toBe(constants.O_APPEND);
+    await log.close();
   });
 
   it('1000 parallel writes produce one well-formed chain, every event exactly once', async () => {

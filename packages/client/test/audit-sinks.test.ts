@@ -1,7 +1,7 @@
 // The sinks shipped in @s3crypt/client: JSON Lines to a real file (in a temporary directory) and to a
 // real stream, a callback, and a logger of pino's shape (an object with `info`, which is the whole
 // contract the sink relies on).
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -10,6 +10,7 @@ import { callbackSink } from '../src/audit/callback-sink.js';
 import type { AuditEvent } from '../src/audit/events.js';
 import { JsonLinesSink } from '../src/audit/json-lines-sink.js';
 import { loggerSink } from '../src/audit/logger-sink.js';
+import { openFlagsOf } from '../../../test/harness/open-flags.js';
 
 const dir = mkdtempSync(join(tmpdir(), 's3crypt-audit-sinks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +55,19 @@ describe('JsonLinesSink to a file', () => {
     await Promise.all(writes);
     expect(lines(path).map((e) => e.key)).toEqual(Array.from({ length: 200 }, (_, n) => `k${n}`));
     await sink.close();
+  });
+
+  // Durability cannot be observed from a test; the descriptor's open flags can.
+  it.runIf(process.platform === 'linux')('opens the file with O_DSYNC unless fsync is off, so a write is durable when it resolves', async () => {
+    const durable = new JsonLinesSink({ path: join(dir, 'durable.jsonl') });
+    await durable.write(event(1));
+    expect(openFlagsOf(join(dir, 'durable.jsonl')) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+    expect(openFlagsOf(join(dir, 'durable.jsonl')) & constants.O_APPEND).toBe(constants.O_APPEND);
+    await durable.close();
+    const fast = new JsonLinesSink({ path: join(dir, 'fast.jsonl'), fsync: false });
+    await fast.write(event(1));
+    expect(openFlagsOf(join(dir, 'fast.jsonl')) & constants.O_DSYNC).toBe(0);
+    await fast.close();
   });
 
   it('a file that cannot be opened rejects the write, and the next write tries again', async () => {

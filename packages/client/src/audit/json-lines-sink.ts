@@ -1,8 +1,15 @@
 // Audit events as JSON Lines, one event per line, appended to a file (fsynced) or written to a stream.
-// Events handed over together are committed together: one write and one fsync for a batch.
+// Events handed over together are committed together: one durable write for a batch.
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { AuditEvent, AuditSink } from './events.js';
+
+// Where the platform has O_DSYNC, each write returns only once its data (and the file size) is on
+// stable storage: one system call and one trip to the thread pool per batch instead of a write and
+// an fdatasync, which is most of a fail-closed operation's audit latency. Elsewhere, fdatasync.
+const SYNCHRONOUS_WRITES = typeof constants.O_DSYNC === 'number';
+const DURABLE_APPEND = SYNCHRONOUS_WRITES ? constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : 'a';
 
 /**
  * Where a {@link JsonLinesSink} writes: a file it appends to (created with mode 0600 if missing), or
@@ -81,7 +88,8 @@ export class JsonLinesSink implements AuditSink {
 
   async #commit(text: string): Promise<void> {
     if ('stream' in this.#options) return writeToStream(this.#options.stream, text);
-    this.#file ??= open(this.#options.path, 'a', 0o600);
+    const durable = this.#options.fsync !== false;
+    this.#file ??= open(this.#options.path, durable ? DURABLE_APPEND : 'a', 0o600);
     let file: FileHandle;
     try {
       file = await this.#file;
@@ -90,9 +98,10 @@ export class JsonLinesSink implements AuditSink {
       throw error;
     }
     await file.appendFile(text);
-    if (this.#options.fsync !== false) await file.datasync();
+    if (durable && !SYNCHRONOUS_WRITES) await file.datasync();
   }
 }
+
 
 function writeToStream(stream: Writable, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
