@@ -1,5 +1,5 @@
 // The hash-chained, checkpointed log as an AuditSink: one serial chain, group commit (every batch of
-// concurrent writes is one write and one fdatasync), periodic signed checkpoints, rotation, and
+// concurrent writes is one durable write), periodic signed checkpoints, rotation, and
 // sealed segments copied to a bucket in the background.
 import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
@@ -56,7 +56,7 @@ interface OpenSegment {
  * A tamper-evident audit log: an {@link AuditSink} that appends every event to a hash chain of JSON Lines
  * records, with signed checkpoints, in segment files and optionally encrypted objects in a bucket
  * (docs/AUDIT.md). `write` resolves once the event's record is written and fsynced; concurrent writes
- * share one write and one fsync. Verify the log with {@link verifyAuditLog}.
+ * share one durable write. Verify the log with {@link verifyAuditLog}.
  *
  * @example
  * ```ts
