@@ -100,7 +100,7 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
     const version = opened.envelope.version;
     const destinationContext = objectEncryptionContext(bucket, key, version, version === FORMAT_VERSION_1 ? {} : s3crypt.encryptionContext);
     const { encryptedDataKeys } = await wrapDataKey(ctx.keyring, destinationContext, opened.dataKey, signalOf(options), ctx.audit);
-    const envelope = rewrappedEnvelope(opened.dataKey, opened.envelope, encryptedDataKeys, destinationContext);
+    const envelope = rewrappedEnvelope(opened.keys, opened.envelope, encryptedDataKeys, destinationContext);
     const replace = input.MetadataDirective === 'REPLACE';
     const Metadata = metadataWithEnvelope(replace ? input.Metadata : withoutEnvelope(opened.response.Metadata), envelope);
     // The envelope must change, so S3 has to REPLACE metadata; carry the source's headers over unless the caller replaced them.

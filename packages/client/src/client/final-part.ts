@@ -16,7 +16,7 @@ export interface FinalPart {
 
 /** Seals the trailer over `attempts` (in part order) and uploads the final part. */
 export async function sendFinalPart(ctx: HandlerContext, state: UploadState, uploadId: string, attempts: readonly PartAttempt[], options: SendOptions): Promise<FinalPart> {
-  const trailer = sealTrailer(state.dataKey, state.params, attempts, ctx.signingKey);
+  const trailer = sealTrailer(state.keys, state.params, attempts, ctx.signingKey);
   const last = attempts[attempts.length - 1];
   const PartNumber = last?.held ? last.partNumber : (last?.partNumber ?? 0) + 1;
   const Body = last?.held ? Buffer.concat([last.held, trailer]) : trailer;

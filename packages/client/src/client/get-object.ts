@@ -59,7 +59,7 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
   const zeroPartKeys = () => partKeys.forEach((key) => key.fill(0));
   try {
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
-    for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!));
+    for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.keys, opened.envelope, opened.layout.parts[index]!));
     const keyForPart = (index: number) => partKeys.get(index)!;
     if (plan.cipherStart >= opened.tailOffset) {
       // Everything needed came with the first response (small objects): open it now, so tampering

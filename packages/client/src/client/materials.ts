@@ -3,6 +3,7 @@
 import type { AuditScope, ReadAudit } from '../audit/scope.js';
 import { KeyringError, S3CryptError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
+import { KeySchedule } from '../format/keys.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
 import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring, type KeyringObserver } from '../keyrings/keyring.js';
 import { quoteUntrusted } from '../untrusted-text.js';
@@ -117,9 +118,17 @@ export async function unwrapDataKey(
   object: string,
   signal?: AbortSignal,
   audit?: ReadAudit,
-): Promise<UnwrappedKey> {
-  const checks: KeyChecks = { commits: (dataKey) => checkCommitment(dataKey, envelope), authenticates: (dataKey) => checkHeader(dataKey, envelope, context) };
-  return unwrapObjectKey(keyring, policy, keyedEnvelope(envelope), checks, context, object, signal, audit);
+): Promise<UnwrappedKey & { readonly keys: KeySchedule }> {
+  // One schedule per candidate key: its commitment, header tag and then the object's part keys
+  // share HKDF's extract step.
+  let candidate: { readonly dataKey: Uint8Array; readonly keys: KeySchedule } | undefined;
+  const keysOf = (dataKey: Uint8Array): KeySchedule => {
+    if (candidate?.dataKey !== dataKey) candidate = { dataKey, keys: new KeySchedule(dataKey, envelope.messageId) };
+    return candidate.keys;
+  };
+  const checks: KeyChecks = { commits: (dataKey) => checkCommitment(keysOf(dataKey), envelope), authenticates: (dataKey) => checkHeader(keysOf(dataKey), envelope, context) };
+  const unwrapped = await unwrapObjectKey(keyring, policy, keyedEnvelope(envelope), checks, context, object, signal, audit);
+  return { ...unwrapped, keys: keysOf(unwrapped.dataKey) };
 }
 
 /** How a format tells its own data key from a forged one. */

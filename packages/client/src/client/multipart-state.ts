@@ -2,6 +2,7 @@
 // and for the trailer) and, for each part number, every attempt that S3 acknowledged.
 import { MultipartStateError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
+import type { KeySchedule } from '../format/keys.js';
 import type { EncryptionContext } from '../keyrings/keyring.js';
 import type { TrailerEntry } from '../format/trailer.js';
 import type { FinalPart } from './final-part.js';
@@ -28,6 +29,8 @@ export interface UploadState {
   readonly bucket: string;
   readonly key: string;
   readonly dataKey: Uint8Array;
+  /** The data key's schedule under the upload's message id: every part key and the trailer key come from it. */
+  readonly keys: KeySchedule;
   /** The envelope stored at CreateMultipartUpload: its parameters key every part. */
   readonly params: Envelope;
   readonly context: EncryptionContext;

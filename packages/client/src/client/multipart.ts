@@ -23,6 +23,7 @@ import { MAX_DATA_PART_NUMBER, MIN_PART_LENGTH } from '../format/constants.js';
 import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
+import { KeySchedule } from '../format/keys.js';
 import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.js';
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
 import { trailerTagOf } from '../format/trailer.js';
@@ -56,7 +57,9 @@ export async function createMultipartUpload(
   const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
   let registered = false;
   try {
-    const params = newEnvelope(dataKey, newSuiteParameters(ctx.segmentSize, ctx.signerId), encryptedDataKeys, context);
+    const suite = newSuiteParameters(ctx.segmentSize, ctx.signerId);
+    const keys = new KeySchedule(dataKey, suite.messageId);
+    const params = newEnvelope(keys, suite, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(input.Metadata, params);
     const output = await ctx.inner.send(new CreateMultipartUploadCommand({ ...input, Metadata }), options);
     const uploadId = requireString(output.UploadId, 'UploadId', 'CreateMultipartUpload response');
@@ -66,6 +69,7 @@ export async function createMultipartUpload(
       bucket,
       key,
       dataKey,
+      keys,
       params,
       context,
       attempts: new Map(),
@@ -103,7 +107,7 @@ export async function uploadPart(ctx: HandlerContext, input: UploadPartCommandIn
   }
   const length = body.kind === 'bytes' ? body.bytes.length : body.length;
   const ContentLength = encryptedPartLength(length, state.params.segmentSize);
-  const { salt, key: partKey } = newDataPart(state.dataKey, state.params, partNumber);
+  const { salt, key: partKey } = newDataPart(state.keys, state.params, partNumber);
   // Read at record time: retries of one part number may be in flight together.
   const earlier = () => state.attempts.get(partNumber) ?? [];
   try {

@@ -3,6 +3,7 @@ import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
 import { isSignedSuite, metadataWithEnvelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
 import { encryptedObjectLength, newEnvelope, newSuiteParameters, sealObject, sealObjectStream } from '../format/object.js';
+import { KeySchedule } from '../format/keys.js';
 import { trailerLength, trailerTagOf } from '../format/trailer.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
@@ -38,20 +39,21 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
   // Nothing is sent before the key is wrapped: a keyring failure throws here.
   const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
   try {
-    const envelope = newEnvelope(dataKey, params, encryptedDataKeys, context);
+    const keys = new KeySchedule(dataKey, params.messageId);
+    const envelope = newEnvelope(keys, params, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(input.Metadata, envelope);
     const ChecksumAlgorithm = input.ChecksumAlgorithm ?? checksums.suppliedAlgorithm();
     const putRequest = { ...withoutPlaintextChecksums(input), Metadata, ...(ChecksumAlgorithm ? { ChecksumAlgorithm } : {}) };
     let output: PutObjectCommandOutput;
     let trailer: Uint8Array;
     if (body.kind === 'bytes') {
-      const ciphertext = sealObject(dataKey, params, body.bytes, ctx.signingKey);
+      const ciphertext = sealObject(keys, params, body.bytes, ctx.signingKey);
       output = await ctx.inner.send(new PutObjectCommand({ ...putRequest, Body: ciphertext, ContentLength: ciphertext.length }), options);
       trailer = ciphertext.subarray(ciphertext.length - trailerLength(1, isSignedSuite(params)));
     } else {
       const ContentLength = encryptedObjectLength(body.length, params.segmentSize, isSignedSuite(params));
       const last: { chunk?: Buffer } = {};
-      const sealed = keepingLast(sealObjectStream(dataKey, params, checksums.tap(body.source), body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
+      const sealed = keepingLast(sealObjectStream(keys, params, checksums.tap(body.source), body.length, lengthMismatch('PutObject', body.length), ctx.signingKey), last);
       output = await sendEncryptedStream(sealed, options, (Body, sendOptions) => ctx.inner.send(new PutObjectCommand({ ...putRequest, Body, ContentLength }), sendOptions));
       trailer = last.chunk ?? new Uint8Array(0);
     }

@@ -7,6 +7,7 @@ import { DecryptionError, KeyPolicyError, ObjectIdentityError, S3ecError, Unsupp
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, parseEnvelope, type Envelope } from '../format/envelope.js';
 import { objectIdentity } from '../format/identity.js';
+import type { KeySchedule } from '../format/keys.js';
 import type { ObjectLayout } from '../format/layout.js';
 import { readLayout, trailerLengthFromTail } from '../format/object.js';
 import { objectEncryptionContext, type EncryptionContext } from '../keyrings/keyring.js';
@@ -40,6 +41,8 @@ export interface OpenedObject {
   readonly tailOffset: number;
   /** The unwrapped, commitment-checked data key. The caller zeroes it. */
   readonly dataKey: Uint8Array;
+  /** The data key's schedule under this object's message id, for its part keys. */
+  readonly keys: KeySchedule;
   /** Request fields for follow-up GETs of the same object version. */
   readonly sameVersion: GetObjectCommandInput;
 }
@@ -258,7 +261,7 @@ async function openAuthenticated(
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
   const context = readerContext(envelope, bucket, key, request, name);
-  const { dataKey } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit);
+  const { dataKey, keys } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit);
   try {
     let tail = first.bytes;
     const trailerLength = trailerLengthFromTail(tail, envelope);
@@ -268,13 +271,13 @@ async function openAuthenticated(
       if (more.total !== total) throw new DecryptionError('ERR_OBJECT_MALFORMED', `the store reported two different lengths for ${name}`);
       tail = more.bytes;
     }
-    const { layout, trailer } = readLayout(dataKey, envelope, tail.subarray(tail.length - trailerLength), total);
+    const { layout, trailer } = readLayout(keys, envelope, tail.subarray(tail.length - trailerLength), total);
     ctx.policy.checkSignature(envelope, trailer, name);
     const objectId = objectIdentity(envelope, trailer.tag, context);
     if (request.expectedObjectId !== undefined && request.expectedObjectId !== objectId) {
       throw new ObjectIdentityError(`${name} is not the object the caller expected: the store served another version or another write`);
     }
-    return { encrypted: true, response, envelope, layout, objectId, trailerTag: trailer.tag, tail, tailOffset: total - tail.length, dataKey, sameVersion };
+    return { encrypted: true, response, envelope, layout, objectId, trailerTag: trailer.tag, tail, tailOffset: total - tail.length, dataKey, keys, sameVersion };
   } catch (error) {
     dataKey.fill(0);
     throw error;

@@ -14,7 +14,7 @@ import {
   SUITE_AES256GCM_HKDF_SHA256_COMMIT_ECDSA_P384,
 } from './constants.js';
 import { envelopeHeader, isSignedSuite, type Envelope, type SuiteParameters } from './envelope.js';
-import { checkHeaderTag, commitmentMatches, deriveCommitment, derivePartKey, headerTag } from './keys.js';
+import { checkHeaderTag, commitmentMatches, deriveCommitment, derivePartKey, headerTag, type DataKeyInput } from './keys.js';
 import { checkStoredLength, objectLayout, type ObjectLayout } from './layout.js';
 import { encryptedPartLength, sealPart, sealPartStream } from './segments.js';
 import { openTrailer, sealTrailer, trailerCount, trailerLength, type OpenedTrailer, type TrailerEntry } from './trailer.js';
@@ -29,7 +29,7 @@ export function newSuiteParameters(segmentSize: number, signerId?: Uint8Array): 
  * The envelope of an object with these parameters and wrapped keys. For version 2 the header is
  * authenticated for `context` (the object's location and caller context).
  */
-export function newEnvelope(dataKey: Uint8Array, params: SuiteParameters, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
+export function newEnvelope(dataKey: DataKeyInput, params: SuiteParameters, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
   const commitment = deriveCommitment(dataKey, params);
   if (params.version !== FORMAT_VERSION_2) return { ...params, version: 1, commitment, encryptedDataKeys };
   const fields = { ...params, version: FORMAT_VERSION_2, commitment, encryptedDataKeys } as const;
@@ -38,7 +38,7 @@ export function newEnvelope(dataKey: Uint8Array, params: SuiteParameters, encryp
 }
 
 /** The same object's envelope with other wrapped keys, or for another location (copy, re-wrap). */
-export function rewrappedEnvelope(dataKey: Uint8Array, envelope: Envelope, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
+export function rewrappedEnvelope(dataKey: DataKeyInput, envelope: Envelope, encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Envelope {
   const { version, suite, segmentSize, messageId, signerId } = envelope;
   return newEnvelope(dataKey, { version, suite, segmentSize, messageId, ...(signerId ? { signerId } : {}) }, encryptedDataKeys, context);
 }
@@ -48,11 +48,11 @@ export function rewrappedEnvelope(dataKey: Uint8Array, envelope: Envelope, encry
  * version 2, unless the envelope is exactly what its writer wrote for `context`. Checked before any
  * decryption.
  */
-export function checkCommitment(dataKey: Uint8Array, envelope: Envelope): void {
+export function checkCommitment(dataKey: DataKeyInput, envelope: Envelope): void {
   if (!commitmentMatches(dataKey, envelope, envelope.commitment)) throw new DecryptionError('ERR_KEY_COMMITMENT_MISMATCH');
 }
 
-export function checkHeader(dataKey: Uint8Array, envelope: Envelope, context: EncryptionContext): void {
+export function checkHeader(dataKey: DataKeyInput, envelope: Envelope, context: EncryptionContext): void {
   if (envelope.version === FORMAT_VERSION_2) checkHeaderTag(dataKey, envelope, context);
 }
 
@@ -62,17 +62,17 @@ export function encryptedObjectLength(length: number, segmentSize: number, signe
 }
 
 /** A freshly keyed data part: its salt goes into the trailer, its key seals the segments. */
-export function newDataPart(dataKey: Uint8Array, params: SuiteParameters, partNumber: number): { salt: Buffer; key: Buffer } {
+export function newDataPart(dataKey: DataKeyInput, params: SuiteParameters, partNumber: number): { salt: Buffer; key: Buffer } {
   const salt = randomBytes(SALT_LENGTH);
   return { salt, key: derivePartKey(dataKey, params, { kind: PART_KIND_DATA, partNumber, salt }) };
 }
 
-export function dataPartKey(dataKey: Uint8Array, params: SuiteParameters, entry: TrailerEntry): Buffer {
+export function dataPartKey(dataKey: DataKeyInput, params: SuiteParameters, entry: TrailerEntry): Buffer {
   return derivePartKey(dataKey, params, { kind: PART_KIND_DATA, partNumber: entry.partNumber, salt: entry.salt });
 }
 
 /** Encrypts a whole object held in memory. */
-export function sealObject(dataKey: Uint8Array, params: SuiteParameters, plaintext: Uint8Array, signingKey?: KeyObject): Buffer {
+export function sealObject(dataKey: DataKeyInput, params: SuiteParameters, plaintext: Uint8Array, signingKey?: KeyObject): Buffer {
   const { salt, key } = newDataPart(dataKey, params, 1);
   try {
     const trailer = sealTrailer(dataKey, params, [{ partNumber: 1, length: plaintext.length, salt }], signingKey);
@@ -84,7 +84,7 @@ export function sealObject(dataKey: Uint8Array, params: SuiteParameters, plainte
 
 /** Encrypts an object streamed from `source`, which must yield exactly `length` bytes. */
 export async function* sealObjectStream(
-  dataKey: Uint8Array,
+  dataKey: DataKeyInput,
   params: SuiteParameters,
   source: AsyncIterable<Uint8Array>,
   length: number,
@@ -115,7 +115,7 @@ export interface ReadableObject {
  * Authenticates the trailer (the last `trailerLengthFromTail` bytes of the object) and returns the
  * object's layout, checked against the stored length.
  */
-export function readLayout(dataKey: Uint8Array, envelope: Envelope, trailerBytes: Uint8Array, storedLength: number): ReadableObject {
+export function readLayout(dataKey: DataKeyInput, envelope: Envelope, trailerBytes: Uint8Array, storedLength: number): ReadableObject {
   const trailer = openTrailer(dataKey, envelope, trailerBytes);
   const layout = objectLayout(trailer.entries, envelope.segmentSize, isSignedSuite(envelope));
   checkStoredLength(layout, storedLength);

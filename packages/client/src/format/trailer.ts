@@ -10,7 +10,7 @@ import { secretKey } from '../secret-key.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { MAX_DATA_PART_NUMBER, MAX_PART_LENGTH, PART_KIND_TRAILER, SALT_LENGTH, SIGNATURE_LENGTH, TAG_LENGTH } from './constants.js';
 import { isSignedSuite, type SuiteParameters } from './envelope.js';
-import { deriveCommitment, derivePartKey, parameterBytes } from './keys.js';
+import { deriveCommitment, derivePartKey, parameterBytes, type DataKeyInput } from './keys.js';
 import { segmentNonce } from './segments.js';
 import { signedMessage, signMessage } from './signature.js';
 import type { KeyObject } from 'node:crypto';
@@ -47,7 +47,7 @@ function entriesAad(entries: readonly TrailerEntry[]): Buffer {
 }
 
 /** GCM tag over an empty message with the entries as AAD (a GMAC), under the trailer's own key. */
-function trailerTag(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Array, aad: Buffer): Buffer {
+function trailerTag(dataKey: DataKeyInput, params: SuiteParameters, salt: Uint8Array, aad: Buffer): Buffer {
   const key = derivePartKey(dataKey, params, { kind: PART_KIND_TRAILER, partNumber: 0, salt });
   try {
     const cipher = createCipheriv('aes-256-gcm', secretKey(key), segmentNonce(0, true));
@@ -60,13 +60,13 @@ function trailerTag(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Arr
 }
 
 /** docs/FORMAT.md §9.6: the header fields that fix the content, then the trailer. */
-function signatureMessage(dataKey: Uint8Array, params: SuiteParameters, salt: Uint8Array, aad: Uint8Array, tag: Uint8Array): Buffer {
+function signatureMessage(dataKey: DataKeyInput, params: SuiteParameters, salt: Uint8Array, aad: Uint8Array, tag: Uint8Array): Buffer {
   const commitment = deriveCommitment(dataKey, params);
   return signedMessage([parameterBytes(params), params.messageId, commitment, params.signerId ?? new Uint8Array(0), salt, aad, tag]);
 }
 
 /** Seals a trailer; the signed suite needs `signingKey`. */
-export function sealTrailer(dataKey: Uint8Array, params: SuiteParameters, entries: readonly TrailerEntry[], signingKey?: KeyObject): Buffer {
+export function sealTrailer(dataKey: DataKeyInput, params: SuiteParameters, entries: readonly TrailerEntry[], signingKey?: KeyObject): Buffer {
   const salt = randomBytes(SALT_LENGTH);
   const aad = entriesAad(entries);
   const tag = trailerTag(dataKey, params, salt, aad);
@@ -94,7 +94,7 @@ export function trailerTagOf(trailer: Uint8Array): Uint8Array {
 }
 
 /** Authenticates and parses a trailer (exactly `trailerLength(count, signed)` bytes). */
-export function openTrailer(dataKey: Uint8Array, params: SuiteParameters, trailer: Uint8Array): OpenedTrailer {
+export function openTrailer(dataKey: DataKeyInput, params: SuiteParameters, trailer: Uint8Array): OpenedTrailer {
   const signed = isSignedSuite(params);
   const count = trailerCount(trailer);
   if (trailer.length !== trailerLength(count, signed)) throw new DecryptionError('ERR_OBJECT_TRUNCATED');

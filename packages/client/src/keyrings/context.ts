@@ -10,14 +10,19 @@ import type { EncryptionContext } from './keyring.js';
  * ```
  */
 export function serializeContext(context: EncryptionContext): Buffer {
-  const parts: Buffer[] = [];
-  for (const key of Object.keys(context).sort()) {
+  // Sized first, then written in place: this runs several times per request (key wrapping AAD, the
+  // header key, the object identity).
+  const keys = Object.keys(context).sort();
+  let length = 0;
+  for (const key of keys) length += 4 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(context[key] as string, 'utf8');
+  const bytes = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for (const key of keys) {
     for (const text of [key, context[key] as string]) {
-      const bytes = Buffer.from(text, 'utf8');
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(bytes.length);
-      parts.push(length, bytes);
+      const written = bytes.write(text, offset + 2, 'utf8');
+      bytes.writeUInt16BE(written, offset);
+      offset += 2 + written;
     }
   }
-  return Buffer.concat(parts);
+  return bytes;
 }

@@ -65,7 +65,7 @@ export async function parallelPlaintextStream(
 ): Promise<Readable> {
   const plan = planRead(opened.layout, range.start, range.end, range.whole);
   const keys: Record<number, Buffer> = {};
-  for (const index of plan.partIndexes) keys[index] = dataPartKey(opened.dataKey, opened.envelope, opened.layout.parts[index]!);
+  for (const index of plan.partIndexes) keys[index] = dataPartKey(opened.keys, opened.envelope, opened.layout.parts[index]!);
   const tasks = rangeTasks(plan, settings.rangeSize);
   const what = objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key));
   const controller = new AbortController();

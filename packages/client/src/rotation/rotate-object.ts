@@ -235,7 +235,7 @@ async function rewrap(ctx: HandlerContext, source: CopySourceObject, options: Ro
     const version = opened.envelope.version;
     const context = objectEncryptionContext(source.bucket, source.key, version, version === FORMAT_VERSION_1 ? {} : callerContext);
     const { encryptedDataKeys } = await wrapDataKey(options.to, context, opened.dataKey, options.signal, ctx.audit, true);
-    const envelope = rewrappedEnvelope(opened.dataKey, opened.envelope, encryptedDataKeys, context);
+    const envelope = rewrappedEnvelope(opened.keys, opened.envelope, encryptedDataKeys, context);
     const Metadata = metadataWithEnvelope(withoutEnvelope(source.head.Metadata), envelope);
     const written = await copyInPlace(ctx, source, Metadata, opened.layout, options.multipartCopyThreshold ?? MAX_COPY_OBJECT_LENGTH, sendOptions);
     // The identity covers the content and location, not the wrapped keys: it survives the re-wrap.
