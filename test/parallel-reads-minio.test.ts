@@ -144,6 +144,21 @@ describe('memory and flow', () => {
     expect(body.equals(MULTIPART_OBJECT)).toBe(true);
   });
 
+  it('a reader that calls read() (for await) gets one decrypted piece at a time, not a range joined into a new buffer', async () => {
+    for (const workers of [0, 1]) {
+      const parallel = client({ rangeSize: RANGE, concurrency: 2, minSize: 0, workers });
+      const response = await parallel.send(new GetObjectCommand({ Bucket: bucket, Key: 'multipart' }));
+      const sizes: number[] = [];
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.Body as Readable) {
+        sizes.push(chunk.length);
+        chunks.push(chunk as Buffer);
+      }
+      expect(Buffer.concat(chunks).equals(MULTIPART_OBJECT)).toBe(true);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(SEGMENT);
+    }
+  });
+
   it('a reader that stops early aborts what is in flight and asks for nothing more', async () => {
     const parallel = client({ rangeSize: RANGE, concurrency: 3, minSize: 0 });
     const response = await parallel.send(new GetObjectCommand({ Bucket: bucket, Key: 'multipart' }));

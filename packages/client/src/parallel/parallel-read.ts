@@ -126,35 +126,43 @@ export async function parallelPlaintextStream(
     }
   }
 
-  let pumping = false;
+  // The range being handed over, one piece per read(): a reader that calls read() itself (for await)
+  // gets each piece as is, where a whole range pushed at once would be joined into one new buffer.
+  let pieces: Buffer[] = [];
+  let fetching = false;
+  function handOver(): void {
+    for (let piece = pieces.shift(); piece !== undefined; piece = pieces.shift()) {
+      if (piece.length > 0) {
+        stream.push(piece);
+        return;
+      }
+    }
+    if (fetching) return;
+    fetching = true;
+    void nextRange();
+  }
+  async function nextRange(): Promise<void> {
+    try {
+      startMore();
+      const next = started.shift();
+      if (!next) {
+        stream.push(null);
+        return;
+      }
+      pieces = await next;
+      startMore();
+    } catch (error) {
+      stream.destroy(error as Error);
+      return;
+    } finally {
+      fetching = false;
+    }
+    if (!stream.destroyed) handOver();
+  }
   const stream = new Readable({
-    // The ranges in flight are the buffer; the stream holds at most the range being handed over.
+    // The ranges in flight are the buffer; the stream holds at most one piece.
     highWaterMark: 0,
-    read() {
-      if (pumping) return;
-      pumping = true;
-      void (async () => {
-        try {
-          for (;;) {
-            startMore();
-            const next = started.shift();
-            if (!next) {
-              stream.push(null);
-              return;
-            }
-            const plaintext = await next;
-            startMore();
-            let more = true;
-            for (const piece of plaintext) more = stream.push(piece);
-            if (!more) return;
-          }
-        } catch (error) {
-          stream.destroy(error as Error);
-        } finally {
-          pumping = false;
-        }
-      })();
-    },
+    read: handOver,
     destroy(error, callback) {
       close();
       callback(error);
