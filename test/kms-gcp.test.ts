@@ -7,8 +7,10 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import * as grpc from '@grpc/grpc-js';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { objectEncryptionContext } from '@s3crypt/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getNodeBackend } from 'google-logging-utils';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GcpKmsKeyring } from '../packages/kms-gcp/src/index.js';
+import { kmsRequestLoggingEnabled } from '../packages/kms-gcp/src/lib/request-logging.js';
 import { getBody, testClients } from './harness/clients.js';
 import { expectMovedEnvelopeRejected, expectS3RoundTrips } from './harness/kms.js';
 import { kmsRejection } from './harness/kms-rejection.js';
@@ -157,6 +159,52 @@ describe('GcpKmsKeyring against Cloud KMS (gRPC fake)', () => {
       expect(String(read.cause)).toMatch(/UNAVAILABLE|DEADLINE|ECONNREFUSED|TimeoutError/);
     } finally {
       await ownClient.close();
+    }
+  });
+});
+
+describe('the client library logging requests (it would write data keys to the log)', () => {
+  const LOGGING = 'GOOGLE_SDK_NODE_LOGGING';
+  const saved = process.env[LOGGING];
+  const restore = () => {
+    if (saved === undefined) delete process.env[LOGGING];
+    else process.env[LOGGING] = saved;
+  };
+
+  it('refuses to wrap or unwrap while GOOGLE_SDK_NODE_LOGGING turns it on, and asks Cloud KMS nothing', async () => {
+    const keyring = new GcpKmsKeyring({ keyName: await newKey('logging'), client });
+    const context = objectEncryptionContext('bucket', 'k');
+    const { encryptedDataKeys } = await keyring.onEncrypt({ context });
+    try {
+      for (const setting of ['kms', 'KMS', 'all', 'true', '*', 'k*', 'pubsub,kms']) {
+        process.env[LOGGING] = setting;
+        const before = { ...kms.calls };
+        for (const refused of [keyring.onEncrypt({ context }), keyring.onDecrypt({ context, encryptedDataKeys })]) {
+          const error = await kmsRejection(refused);
+          expect(error.code, setting).toBe('ERR_KMS_FAILED');
+          expect(error.message).toContain(LOGGING);
+        }
+        expect(kms.calls).toEqual(before);
+      }
+      process.env[LOGGING] = 'pubsub,storage';
+      expect(await keyring.onDecrypt({ context, encryptedDataKeys })).toHaveLength(32);
+    } finally {
+      restore();
+    }
+  });
+
+  it('reads the variable as google-logging-utils does (its Node backend prints for `kms` exactly then)', () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const setting of ['kms', 'KMS', 'all', 'true', '*', 'k*', '*s', 'pubsub,kms', 'kms,pubsub', 'pubsub', 'kmsx', 'km?', 'kms:*', 'false', '']) {
+        process.env[LOGGING] = setting;
+        printed.mockClear();
+        getNodeBackend().log('kms', {}, 'probe');
+        expect(kmsRequestLoggingEnabled(setting), setting).toBe(printed.mock.calls.length > 0);
+      }
+    } finally {
+      printed.mockRestore();
+      restore();
     }
   });
 });

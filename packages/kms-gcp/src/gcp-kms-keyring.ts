@@ -15,6 +15,7 @@ import {
   withDeadline,
 } from '@s3crypt/client';
 import { gcpTimeoutError, mapGcpError } from './lib/errors.js';
+import { refuseWhileRequestsAreLogged } from './lib/request-logging.js';
 
 /**
  * The `providerId` this keyring writes into every encrypted data key.
@@ -189,6 +190,7 @@ export class GcpKmsKeyring implements Keyring {
   }
 
   async #encrypt(request: EncryptRequest, deadline: number): Promise<EncryptResult> {
+    refuseWhileRequestsAreLogged(this.keyName, 'encrypt');
     const dataKey = request.dataKey ?? randomBytes(DATA_KEY_LENGTH);
     const aad = serializeContext(request.context);
     try {
@@ -223,6 +225,7 @@ export class GcpKmsKeyring implements Keyring {
 
 
   async #decrypt(edk: EncryptedDataKey, request: DecryptRequest, deadline: number): Promise<Uint8Array> {
+    refuseWhileRequestsAreLogged(this.keyName, 'decrypt');
     const aad = serializeContext(request.context);
     const [response] = await this.#client().decrypt(
       {
