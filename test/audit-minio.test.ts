@@ -20,6 +20,7 @@ import {
   EncryptingS3Client,
   JsonLinesSink,
   RawAesKeyring,
+  S3ecAesKeyring,
   callbackSink,
   s3cryptInfo,
   withS3Crypt,
@@ -75,6 +76,27 @@ describe('audit events through MinIO', () => {
     const expected = { outcome: 'success', bucket, key: 'v', versionId: put.VersionId, objectId: s3cryptInfo(put)!.objectId, keks: [KEK], formatVersion: 2 };
     expect(reads).toEqual([expect.objectContaining({ ...expected, command: 'GetObject' }), expect.objectContaining({ ...expected, command: 'HeadObject' })]);
     expect(events.find((event) => event.operation === 'store')?.versionId).toBe(put.VersionId);
+  });
+
+  it('S3 Encryption Client objects: generate, store and unwrap name the object and its format (s3ec, version 3)', async () => {
+    const { plain, bucket } = await testClients();
+    const events: AuditEvent[] = [];
+    const keyring = new S3ecAesKeyring({ wrappingKey: randomBytes(32), materialDescription: { app: 'audit' } });
+    const client = new EncryptingS3Client({ client: plain, keyring, s3ec: { write: true }, audit: { sink: callbackSink((event) => void events.push(event)) } });
+    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 's3ec.txt', Body: 'interop' }));
+    expect(s3cryptInfo(put)).toMatchObject({ format: 's3ec', formatVersion: 3 });
+    expect(await getBody(client, bucket, 's3ec.txt')).toEqual(Buffer.from('interop'));
+    await client.flushAudit();
+    const object = { bucket, key: 's3ec.txt', format: 's3ec', formatVersion: 3 };
+    expect(events.map(({ operation, outcome, command }) => ({ operation, outcome, command }))).toEqual([
+      { operation: 'generate', outcome: 'success', command: 'PutObject' },
+      { operation: 'store', outcome: 'success', command: 'PutObject' },
+      { operation: 'unwrap', outcome: 'success', command: 'GetObject' },
+    ]);
+    for (const event of events) expect(event).toMatchObject(object);
+    expect(events[0]!.keks).toHaveLength(1);
+    expect(events[2]!.keks).toEqual(events[0]!.keks);
+    client.destroy();
   });
 
   it('CopyObject: unwrap of the source, wrap for the destination, store of the copy', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { AuditCaptureFiles } from './audit-recording.js';
 
-const EVENT_FIELDS = new Set(['schema', 'time', 'operation', 'outcome', 'reason', 'principal', 'command', 'bucket', 'key', 'versionId', 'objectId', 'keks', 'formatVersion', 'requestId', 'keyFingerprint']);
+const EVENT_FIELDS = new Set(['schema', 'time', 'operation', 'outcome', 'reason', 'principal', 'command', 'bucket', 'key', 'versionId', 'objectId', 'keks', 'format', 'formatVersion', 'requestId', 'keyFingerprint']);
 const KEK_FIELDS = new Set(['providerId', 'keyId']);
 /** The plaintext marker test data carries (harness/clients.ts): no event may contain plaintext. */
 const PLAINTEXT_MARKER = 'S3CRYPT-PLAINTEXT-MARKER';

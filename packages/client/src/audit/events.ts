@@ -59,6 +59,9 @@ export interface AuditEvent {
   readonly objectId?: string;
   /** The KEK(s) involved: the one that unwrapped, or those a new object was wrapped under. */
   readonly keks?: readonly AuditKek[];
+  /** `s3ec` for an object in the AWS S3 Encryption Client's format; absent for s3crypt's own. */
+  readonly format?: 's3ec';
+  /** The object's format version: s3crypt 1 or 2, or with `format: 's3ec'` the S3EC version (1, 2 or 3). */
   readonly formatVersion?: number;
   /** Correlates the events of one `send` (a random id per call). */
   readonly requestId?: string;

@@ -40,9 +40,22 @@ function fingerprintOf(keks: readonly AuditKek[] | undefined): Pick<AuditEvent, 
   return keyFingerprint === undefined ? {} : { keyFingerprint };
 }
 
+/** The object a key event is about: its location and format. */
+export type AuditObject = Pick<AuditEvent, 'bucket' | 'key' | 'format' | 'formatVersion'>;
+
 /** Bucket, key and format version, as s3crypt's own entries of the encryption context name them. */
-function objectOf(context: EncryptionContext): Pick<AuditEvent, 'bucket' | 'key' | 'formatVersion'> {
+function objectOf(context: EncryptionContext): AuditObject {
   return { bucket: context['s3crypt:bucket'], key: context['s3crypt:key'], formatVersion: Number(context['s3crypt:format']) };
+}
+
+/**
+ * What the key seam (materials.ts) reports a wrap to. An {@link AuditScope} names the object from
+ * s3crypt's encryption context; {@link AuditScope.about} names it for a format whose context does
+ * not (the S3 Encryption Client's).
+ */
+export interface KeyAudit {
+  keyWrapped(operation: 'generate' | 'wrap' | 'rewrap', context: EncryptionContext, result: readonly EncryptedDataKey[] | { error: unknown }): Promise<void>;
+  cacheObserver(context: EncryptionContext): KeyringObserver;
 }
 
 /** Drops absent fields, so events carry only what is known. */
@@ -139,6 +152,7 @@ export class AuditScope {
       versionId: fields.versionId,
       objectId: fields.objectId,
       keks: fields.keks,
+      format: fields.format,
       formatVersion: fields.formatVersion,
       requestId: this.requestId,
       keyFingerprint: fields.keyFingerprint,
@@ -152,9 +166,22 @@ export class AuditScope {
   }
 
   /** A data key generated (`dataKey` absent) or wrapped for the object `context` names, or the failure to. */
-  async keyWrapped(operation: 'generate' | 'wrap' | 'rewrap', context: EncryptionContext, result: readonly EncryptedDataKey[] | { error: unknown }): Promise<void> {
+  async keyWrapped(
+    operation: 'generate' | 'wrap' | 'rewrap',
+    context: EncryptionContext,
+    result: readonly EncryptedDataKey[] | { error: unknown },
+    object: AuditObject = objectOf(context),
+  ): Promise<void> {
     const outcome = 'error' in result ? { outcome: 'failure' as const, reason: reasonOf(result.error) } : { outcome: 'success' as const, keks: keksOf(result), ...fingerprintOf(keksOf(result)) };
-    await this.emit({ operation, ...outcome, ...objectOf(context) });
+    await this.emit({ operation, ...outcome, ...object });
+  }
+
+  /** This scope's key events, naming `object` rather than what the encryption context says. */
+  about(object: AuditObject): KeyAudit {
+    return {
+      keyWrapped: (operation, context, result) => this.keyWrapped(operation, context, result, object),
+      cacheObserver: (context) => this.cacheObserver(context, object),
+    };
   }
 
   /**
@@ -162,10 +189,10 @@ export class AuditScope {
    * KeyringObserver), so it cannot wait; the event is queued, and in fail-closed mode its acceptance
    * is awaited with the send's other events.
    */
-  cacheObserver(context: EncryptionContext): KeyringObserver {
+  cacheObserver(context: EncryptionContext, object: AuditObject = objectOf(context)): KeyringObserver {
     return {
       cacheLookup: (outcome, edk) => {
-        void this.emit({ operation: 'cache', outcome, ...objectOf(context), ...(edk ? { keks: keksOf([edk]) } : {}) });
+        void this.emit({ operation: 'cache', outcome, ...object, ...(edk ? { keks: keksOf([edk]) } : {}) });
       },
     };
   }
@@ -219,9 +246,9 @@ export class AuditScope {
 /** What a write's output says about the encrypted object it stored. */
 function storedObject(input: unknown, output: unknown): EventFields | undefined {
   const { Bucket, Key } = (input ?? {}) as { Bucket?: string; Key?: string };
-  const { S3Crypt: info, VersionId } = (output ?? {}) as { S3Crypt?: { encrypted?: boolean; objectId?: string; formatVersion?: number }; VersionId?: string };
+  const { S3Crypt: info, VersionId } = (output ?? {}) as { S3Crypt?: { encrypted?: boolean; objectId?: string; format?: 's3ec'; formatVersion?: number }; VersionId?: string };
   if (!info?.encrypted) return undefined;
-  return { operation: 'store', outcome: 'success', bucket: Bucket, key: Key, versionId: VersionId, objectId: info.objectId, formatVersion: info.formatVersion };
+  return { operation: 'store', outcome: 'success', bucket: Bucket, key: Key, versionId: VersionId, objectId: info.objectId, format: info.format, formatVersion: info.formatVersion };
 }
 
 /**
@@ -232,6 +259,7 @@ function storedObject(input: unknown, output: unknown): EventFields | undefined 
 export class ReadAudit {
   readonly #scope: AuditScope;
   readonly #object: { bucket: string; key: string; versionId: string | undefined };
+  #format: AuditObject['format'];
   #formatVersion: number | undefined;
   #keks: AuditKek[] | undefined;
   #done = false;
@@ -241,14 +269,16 @@ export class ReadAudit {
     this.#object = object;
   }
 
-  /** The envelope's format version, once parsed. */
-  envelope(formatVersion: number): void {
+  /** The envelope's format version, once parsed (`format`: `s3ec` for an S3 Encryption Client object). */
+  envelope(formatVersion: number, format?: 's3ec'): void {
     this.#formatVersion = formatVersion;
+    this.#format = format;
   }
 
-  /** As {@link AuditScope.cacheObserver}, for this read's unwraps. */
+  /** As {@link AuditScope.cacheObserver}, for this read's unwraps: the events name this read's object. */
   cacheObserver(context: EncryptionContext): KeyringObserver {
-    return this.#scope.cacheObserver(context);
+    const { bucket, key } = this.#object;
+    return this.#scope.cacheObserver(context, { bucket, key, format: this.#format, formatVersion: this.#formatVersion });
   }
 
   /** The wrapped keys tried, or the one that unwrapped. */
@@ -271,6 +301,6 @@ export class ReadAudit {
   async #end(fields: { operation: AuditOperation; outcome: AuditOutcome; reason?: S3CryptErrorCode | undefined; objectId?: string }): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    await this.#scope.emit({ ...fields, ...this.#object, keks: this.#keks, ...fingerprintOf(this.#keks), formatVersion: this.#formatVersion });
+    await this.#scope.emit({ ...fields, ...this.#object, keks: this.#keks, ...fingerprintOf(this.#keks), format: this.#format, formatVersion: this.#formatVersion });
   }
 }

@@ -1,6 +1,6 @@
 // Getting a data key in and out of keyrings: the one seam where keys meet the client, with the checks
 // s3crypt does not leave to keyrings (key policy, bounded attempts, key commitment, header tag).
-import type { AuditScope, ReadAudit } from '../audit/scope.js';
+import type { KeyAudit, ReadAudit } from '../audit/scope.js';
 import { KeyringError, S3CryptError } from '../errors.js';
 import type { Envelope } from '../format/envelope.js';
 import { KeySchedule } from '../format/keys.js';
@@ -31,7 +31,7 @@ export async function wrapDataKey(
   context: EncryptionContext,
   dataKey?: Uint8Array,
   signal?: AbortSignal,
-  audit?: AuditScope,
+  audit?: KeyAudit,
   rotation = false,
 ): Promise<{ dataKey: Uint8Array; encryptedDataKeys: readonly EncryptedDataKey[] }> {
   const operation = rotation ? 'rewrap' : dataKey ? 'wrap' : 'generate';

@@ -184,6 +184,7 @@ export async function openS3ecObject(
     throw new S3ecError('ERR_S3EC_DISABLED', `${name} was written by the AWS S3 Encryption Client; reading it needs the client's s3ec option`);
   }
   const envelope = parseS3ecEnvelope(response.Metadata ?? {}, usesInstructionFile(response.Metadata) ? await instructionFile(ctx, input, options, name) : undefined);
+  audit?.envelope(envelope.formatVersion, 's3ec');
   checkCommitmentPolicy(envelope, s3ec, name);
   const total = first.total;
   const gcm = envelope.contentAlgorithm !== 'AES/CBC/PKCS5Padding';

@@ -111,7 +111,9 @@ export async function s3ecWriteMaterials(
     throw new TypeError(`${command}: ${(error as Error).message}`, { cause: error });
   }
   checkContext(context, command);
-  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), ctx.audit);
+  // S3EC's encryption context does not name the object: the audit events are told what it is.
+  const audit = ctx.audit?.about({ bucket, key, format: S3EC_V3_WRITTEN.format, formatVersion: S3EC_V3_WRITTEN.formatVersion });
+  const { dataKey, encryptedDataKeys } = await wrapDataKey(ctx.keyring, context, undefined, signalOf(options), audit);
   let contentKey: Buffer | undefined;
   try {
     checkWrapping(encryptedDataKeys, name);
