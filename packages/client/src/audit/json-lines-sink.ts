@@ -102,7 +102,6 @@ export class JsonLinesSink implements AuditSink {
   }
 }
 
-
 function writeToStream(stream: Writable, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
     stream.write(text, (error) => (error ? reject(error) : resolve()));
