@@ -267,6 +267,31 @@ describe('rotateObject and concurrent writers', () => {
     expect(await rotateObject(client, { bucket, key: 'foreign' }, { to: target })).toMatchObject({ outcome: 'failed', reason: { code: 'ERR_KEY_NOT_ALLOWED', retryable: false } });
     expect(put.ETag).toBeDefined();
   });
+
+  it('a target keyring that ignores the abort signal cannot hold the rotation: it ends with the reason, the object unchanged', async () => {
+    const bucket = await freshBucket(plain, 'rotate-abort');
+    const old = localKeyring('old');
+    const put = await clientFor(old).send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    let called = false;
+    const target = localKeyring('target');
+    // A keyring that never answers and never looks at its signal (a stuck KMS client, a custom keyring).
+    const deaf: Keyring = {
+      kekMatchers: () => target.kekMatchers(),
+      onEncrypt: () => {
+        called = true;
+        return new Promise(() => undefined);
+      },
+      onDecrypt: () => new Promise(() => undefined),
+    };
+    const controller = new AbortController();
+    const reason = new Error('operator stopped the rotation');
+    const rotating = rotateObject(clientFor(old), { bucket, key: 'k' }, { to: deaf, signal: controller.signal });
+    while (!called) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(reason);
+    await expect(rotating).rejects.toBe(reason);
+    const head = await plain.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+    expect(head.ETag).toBe(put.ETag);
+  });
 });
 
 describe('customer keys', () => {

@@ -1,9 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ResolvedKeyPolicy } from '../src/client/key-policy.js';
+import { unwrapDataKey, wrapDataKey } from '../src/client/materials.js';
+import { findEnvelope, parseEnvelope } from '../src/format/envelope.js';
 import { objectEncryptionContext, type DecryptRequest, type EncryptRequest, type Keyring } from '../src/keyrings/keyring.js';
 import { MultiKeyring } from '../src/keyrings/multi.js';
 import { RawAesKeyring } from '../src/keyrings/raw-aes.js';
 import { RsaKeyring } from '../src/keyrings/raw-rsa.js';
+import { BUCKET, KEY, putInMemory } from './helpers.js';
 
 const context = objectEncryptionContext('bucket', 'key');
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
@@ -69,5 +73,62 @@ describe('MultiKeyring and signals', () => {
     const only = recordingKeyring({ abortWith: controller });
     const encryptedDataKeys = [{ providerId: 'rec', keyId: 'k', ciphertext: new Uint8Array(1) }];
     await expect(new MultiKeyring({ generator: only.keyring }).onDecrypt({ context, encryptedDataKeys, signal: controller.signal })).rejects.toBe(controller.signal.reason);
+  });
+});
+
+/** A keyring that ignores its signal: each call settles only when the test says so. */
+function ignoringKeyring() {
+  const pending: { settle: (value: unknown) => void }[] = [];
+  const call = <T>() => new Promise<T>((resolve) => pending.push({ settle: resolve as (value: unknown) => void }));
+  const keyring: Keyring = { onEncrypt: () => call(), onDecrypt: () => call() };
+  return { keyring, pending };
+}
+
+describe('the client key seam and a keyring that ignores the signal', () => {
+  const wrapped = { providerId: 'raw-aes', keyId: 'k1', ciphertext: new Uint8Array(60) };
+  const envelopeFor = async () => {
+    const stored = await putInMemory(new RawAesKeyring({ keyName: 'k1', masterKey: Buffer.alloc(32, 1) }), Buffer.from('x'), 4096);
+    return parseEnvelope(findEnvelope(stored.metadata)!);
+  };
+
+  it('a write rejects with the abort reason at once, and a key generated too late is zeroed', async () => {
+    const { keyring, pending } = ignoringKeyring();
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const writing = wrapDataKey(keyring, context, undefined, controller.signal);
+    controller.abort(reason);
+    await expect(writing).rejects.toBe(reason);
+    const late = new Uint8Array(32).fill(9);
+    pending[0]!.settle({ dataKey: late, encryptedDataKeys: [wrapped] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('a key the caller gave (a copy, a rotation) is left alone when its wrap comes back too late', async () => {
+    const { keyring, pending } = ignoringKeyring();
+    const controller = new AbortController();
+    const given = new Uint8Array(32).fill(7);
+    const writing = wrapDataKey(keyring, context, given, controller.signal);
+    controller.abort();
+    await expect(writing).rejects.toMatchObject({ name: 'AbortError' });
+    pending[0]!.settle({ dataKey: given, encryptedDataKeys: [wrapped] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(given.every((byte) => byte === 7)).toBe(true);
+  });
+
+  it('a read rejects with the abort reason at once, and a key unwrapped too late is zeroed', async () => {
+    const envelope = await envelopeFor();
+    const { keyring, pending } = ignoringKeyring();
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const reading = unwrapDataKey(keyring, new ResolvedKeyPolicy({ trustedKeks: [{ providerId: 'raw-aes', keyId: 'k1' }] }, keyring), envelope, objectEncryptionContext(BUCKET, KEY), 'the object', controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pending).toHaveLength(1);
+    controller.abort(reason);
+    await expect(reading).rejects.toBe(reason);
+    const late = new Uint8Array(32).fill(9);
+    pending[0]!.settle(late);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late.every((byte) => byte === 0)).toBe(true);
   });
 });

@@ -22,6 +22,30 @@ function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
 }
 
 /**
+ * `call`'s result, or the caller's abort as soon as it happens: a keyring that ignores its signal
+ * (a custom one, a KMS client that cannot cancel) cannot hold a read, a write or a rotation. A result
+ * that arrives after the abort goes to `discard` (which zeroes its key); a late failure is dropped.
+ */
+function untilAborted<T>(call: Promise<T>, signal: AbortSignal | undefined, discard: (late: T) => void): Promise<T> {
+  if (!signal) return call;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    call.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) discard(value);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * A fresh data key (or `dataKey`, wrapped for another object) and its wrapped copies. The caller
  * zeroes `dataKey` when done. `audit` records the `generate` (or `wrap`, or for a key rotation in
  * place, `rewrap`) event, success or failure.
@@ -56,7 +80,10 @@ async function wrapWithKeyring(
   let result;
   try {
     signal?.throwIfAborted();
-    result = await keyring.onEncrypt({ context, ...(dataKey ? { dataKey } : {}), ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) });
+    result = await untilAborted(keyring.onEncrypt({ context, ...(dataKey ? { dataKey } : {}), ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) }), signal, (late) => {
+      // A key the keyring generated is zeroed; one the caller gave (a copy's, a rotation's) is theirs.
+      if (!dataKey && late?.dataKey instanceof Uint8Array) late.dataKey.fill(0);
+    });
   } catch (error) {
     rethrowAbort(error, signal);
     throw asTyped(error, 'ERR_KEY_WRAP_FAILED', 'the keyring failed to wrap the data key');
@@ -91,7 +118,7 @@ async function tryUnwrap(
 ): Promise<Uint8Array | undefined> {
   try {
     signal?.throwIfAborted();
-    const dataKey = await keyring.onDecrypt({ context, encryptedDataKeys: [edk], ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) });
+    const dataKey = await untilAborted(keyring.onDecrypt({ context, encryptedDataKeys: [edk], ...(signal ? { signal } : {}), ...(observer ? { observer } : {}) }), signal, (late) => late?.fill(0));
     if (dataKey && dataKey.length !== DATA_KEY_LENGTH) {
       dataKey.fill(0);
       throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'the keyring returned a data key of the wrong length');
