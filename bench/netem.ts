@@ -33,13 +33,14 @@
 // 20 ms, falling as the RTT grows) however fast the link — the realistic condition under which
 // parallel ranged GETs pay off. `describe` lists the values in force.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MINIO_BINARY, minioEndpoint, minioServerArgs, minioServerEnvironment, type S3Endpoint } from '../test/harness/minio.js';
-import { answers, SERVER_CACHE, startServer, type RunningServer } from '../test/harness/process.js';
+import { answers, startServer, type RunningServer } from '../test/harness/process.js';
+import { cachedBinary } from './cached-binary.js';
 
 export interface NetemOptions {
   /** One-way delay in each direction; the RTT is twice this. */
@@ -223,19 +224,7 @@ function buildVethNetem(resources: Resources, nsIf: string, options: Required<Om
 /** The delay line binary, built from bench/delay-line.c on first use (named by the source's hash). */
 function delayLineBinary(): string {
   const source = fileURLToPath(new URL('./delay-line.c', import.meta.url));
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
-  const binary = join(SERVER_CACHE, 'bin', `s3crypt-delay-line-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(join(SERVER_CACHE, 'bin'), { recursive: true });
-  const building = `${binary}.${process.pid}.tmp`;
-  try {
-    run('gcc', ['-O2', '-Wall', '-o', building, source]);
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message);
-    throw new Error(`bench/netem: the kernel has no sch_netem, and building bench/delay-line.c with gcc failed:\n${stderr}`, { cause: error });
-  }
-  renameSync(building, binary); // atomic, so a parallel run never executes a half-written file
-  return binary;
+  return cachedBinary(source, 's3crypt-delay-line', (output) => run('gcc', ['-O2', '-Wall', '-o', output, source]), 'bench/netem: the kernel has no sch_netem, and building bench/delay-line.c with gcc failed');
 }
 
 async function startDelayLine(resources: Resources, nsIf: string, options: Required<Omit<NetemOptions, 'link'>>): Promise<void> {

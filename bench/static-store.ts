@@ -5,13 +5,14 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { s3Client, minioEndpoint, type S3Endpoint } from '../test/harness/minio.js';
-import { answers, freePort, SERVER_CACHE, startServer, tempDir } from '../test/harness/process.js';
+import { answers, freePort, startServer, tempDir } from '../test/harness/process.js';
+import { cachedBinary } from './cached-binary.js';
 
 export interface StaticObject {
   readonly Bucket: string;
@@ -34,20 +35,10 @@ const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 /** The server binary, built from bench/static-store.go on first use (named by the source's hash). */
 function staticStoreBinary(): string {
   const source = fileURLToPath(new URL('./static-store.go', import.meta.url));
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
-  const binary = join(SERVER_CACHE, 'bin', `s3crypt-static-store-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(join(SERVER_CACHE, 'bin'), { recursive: true });
-  const building = `${binary}.${process.pid}.tmp`;
-  try {
-    // Stdlib only, so offline; no module file needed for one source file.
-    execFileSync(GO, ['build', '-o', building, source], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GOFLAGS: '-buildvcs=false', GOPROXY: 'off' } });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message);
-    throw new Error(`bench/static-store: building bench/static-store.go with go failed:\n${stderr}`, { cause: error });
-  }
-  renameSync(building, binary); // atomic, so a parallel run never executes a half-written file
-  return binary;
+  // Stdlib only, so offline; no module file needed for one source file.
+  const build = (output: string) =>
+    execFileSync(GO, ['build', '-o', output, source], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GOFLAGS: '-buildvcs=false', GOPROXY: 'off' } });
+  return cachedBinary(source, 's3crypt-static-store', build, 'bench/static-store: building bench/static-store.go with go failed');
 }
 
 /** Response headers worth replaying: the object's own, not the server's or the request's. */
