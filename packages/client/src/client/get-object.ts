@@ -3,7 +3,7 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
-import { planRead } from '../format/layout.js';
+import { planRead, type ReadPlan } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsStream, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
@@ -50,15 +50,14 @@ function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): Pla
 }
 
 /**
- * The verified plaintext of `range` of an opened object, as a stream; every segment's tag is checked
+ * The verified plaintext `plan` reads of an opened object, as a stream; every segment's tag is checked
  * before its bytes are released. Part keys are zeroed when the stream closes; `opened.dataKey` is the
  * caller's to zero.
  */
-export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject, range: PlainRange, options: SendOptions): Promise<Readable> {
+export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject, plan: ReadPlan, options: SendOptions): Promise<Readable> {
   const partKeys = new Map<number, Buffer>();
   const zeroPartKeys = () => partKeys.forEach((key) => key.fill(0));
   try {
-    const plan = planRead(opened.layout, range.start, range.end, range.whole);
     for (const index of plan.partIndexes) partKeys.set(index, dataPartKey(opened.keys, opened.envelope, opened.layout.parts[index]!));
     const keyForPart = (index: number) => partKeys.get(index)!;
     if (plan.cipherStart >= opened.tailOffset) {
@@ -110,11 +109,12 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
+    const plan = planRead(opened.layout, range.start, range.end, range.whole);
     const parallel = parallelReadsFor(ctx.parallelReads, request.parallelReads);
     const stream =
-      parallel && worthParallel(opened, range, parallel)
-        ? await parallelPlaintextStream(ctx, opened, range, options, parallel, ctx.parallelReads!.pool)
-        : await plaintextStream(ctx, opened, range, options);
+      parallel && worthParallel(opened, plan, parallel)
+        ? await parallelPlaintextStream(ctx, opened, plan, options, parallel, ctx.parallelReads!.pool)
+        : await plaintextStream(ctx, opened, plan, options);
     body = streamNamingObject(stream, object);
   } catch (error) {
     throw namingObject(error, object);

@@ -2,7 +2,7 @@
 // stored length as on every read, then every segment of the body through the segment opener.
 import type { GetObjectCommandInput } from '@aws-sdk/client-s3';
 import type { Envelope } from '../format/envelope.js';
-import type { ObjectLayout } from '../format/layout.js';
+import { planRead, type ObjectLayout } from '../format/layout.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextStream } from './get-object.js';
 import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
@@ -39,7 +39,7 @@ export interface VerifiedS3ecObject {
  * caller's to zero.
  */
 export async function authenticateBody(ctx: HandlerContext, opened: OpenedObject, options: SendOptions): Promise<void> {
-  const body = await plaintextStream(ctx, opened, { start: 0, end: opened.layout.plaintextLength, whole: true }, options);
+  const body = await plaintextStream(ctx, opened, planRead(opened.layout, 0, opened.layout.plaintextLength, true), options);
   for await (const chunk of body as AsyncIterable<Buffer>) chunk.fill(0);
 }
 

@@ -5,11 +5,10 @@
 // single-GET read; only the order in which segments are opened changes.
 import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
-import { planRead, type ReadPlan, type SegmentPlan } from '../format/layout.js';
+import type { ReadPlan, SegmentPlan } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import type { SealedRange } from '../format/open-range.js';
 import { objectName, signalOf, type HandlerContext, type SendOptions } from '../client/context.js';
-import type { PlainRange } from '../client/range.js';
 import { getStoredRange, type OpenedObject } from '../client/read-object.js';
 import { readExactlyInto } from '../client/store-response.js';
 import type { DecryptPool } from './decrypt-pool.js';
@@ -43,14 +42,13 @@ function* rangeTasks(plan: ReadPlan, rangeSize: number): Generator<RangeTask> {
   if (end !== plan.cipherEnd) throw new Error('s3crypt: a read plan whose segments do not cover its stored range');
 }
 
-/** Whether a read of `range` is large enough, beyond the tail already fetched, to be worth splitting. */
-export function worthParallel(opened: OpenedObject, range: PlainRange, settings: ResolvedParallelReads): boolean {
-  const plan = planRead(opened.layout, range.start, range.end, range.whole);
+/** Whether a read of `plan` is large enough, beyond the tail already fetched, to be worth splitting. */
+export function worthParallel(opened: OpenedObject, plan: ReadPlan, settings: ResolvedParallelReads): boolean {
   return Math.min(plan.cipherEnd, opened.tailOffset) - plan.cipherStart >= Math.max(settings.minSize, 1);
 }
 
 /**
- * The verified plaintext of `range`, as a stream fed by up to `settings.concurrency` ranges in
+ * The verified plaintext `plan` reads, as a stream fed by up to `settings.concurrency` ranges in
  * flight. It resolves once the first range is authenticated, so that a failure there (tampering, a
  * replaced object) fails the GetObject itself, as a single-GET read's first response does. Part keys
  * are zeroed when the stream closes; `opened.dataKey` is the caller's to zero.
@@ -58,12 +56,11 @@ export function worthParallel(opened: OpenedObject, range: PlainRange, settings:
 export async function parallelPlaintextStream(
   ctx: HandlerContext,
   opened: OpenedObject,
-  range: PlainRange,
+  plan: ReadPlan,
   options: SendOptions,
   settings: ResolvedParallelReads,
   pool: DecryptPool,
 ): Promise<Readable> {
-  const plan = planRead(opened.layout, range.start, range.end, range.whole);
   const keys: Record<number, Buffer> = {};
   for (const index of plan.partIndexes) keys[index] = dataPartKey(opened.keys, opened.envelope, opened.layout.parts[index]!);
   const tasks = rangeTasks(plan, settings.rangeSize);
