@@ -2,13 +2,13 @@
 // asserts nothing and never runs in CI. Results go in docs/PERFORMANCE.md.
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EncryptingS3Client, JsonLinesSink, RawAesKeyring } from '@s3crypt/client';
-import { measureCpuPerByte, type CpuRow } from './cpu-per-byte.js';
+import { measureCpuPerByte, rawGcmSeal, type CpuRow } from './cpu-per-byte.js';
 import { memoryRows } from './memory.js';
 import { parallelGetBench } from './parallel-get.js';
 import { openSegments } from '../packages/client/src/format/open-stream.js';
@@ -51,16 +51,7 @@ async function formatThroughput(): Promise<void> {
   const key = randomBytes(32);
   const part = randomBytes(8 * MiB);
   const total = 256 * MiB;
-  const rawSeal = () => {
-    for (let done = 0; done < total; done += part.length) {
-      for (let offset = 0, index = 0; offset < part.length; offset += SEGMENT, index++) {
-        const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index, false));
-        cipher.update(part.subarray(offset, offset + SEGMENT));
-        cipher.final();
-        cipher.getAuthTag();
-      }
-    }
-  };
+  const rawSeal = () => rawGcmSeal(key, part, SEGMENT, total);
   const oursSeal = () => {
     for (let done = 0; done < total; done += part.length) sealPart(key, part, SEGMENT);
   };
