@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, metadataWithEnvelope, withoutEnvelope } from '../format/envelope.js';
-import { objectIdentity } from '../format/identity.js';
+import { lazyObjectIdentity } from '../format/identity.js';
 import { rewrappedEnvelope } from '../format/object.js';
 import { S3EC_INSTRUCTION_FILE_SUFFIX } from '../format/s3ec/metadata.js';
 import { objectEncryptionContext } from '../keyrings/keyring.js';
@@ -24,7 +24,7 @@ import { requireString, signalOf, type HandlerContext, type SendOptions } from '
 import { uploadEncrypted } from './encrypted-upload.js';
 import { wrapDataKey } from './materials.js';
 import { namingObject, objectRefOf } from './object-errors.js';
-import { s3cryptInfo, withObjectInfo } from './object-info.js';
+import { encryptedObjectInfo, s3cryptInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { openAnyObject, type PlaintextObject } from './read-object.js';
 import { authenticateS3ecObject, s3ecMetadataOf, type OpenedS3ecObject } from './s3ec-read.js';
@@ -115,7 +115,7 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
       }),
       options,
     ).catch(rethrowPinned);
-    return withObjectInfo(output, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, opened.trailerTag, destinationContext) });
+    return withObjectInfo(output, encryptedObjectInfo(envelope.version, lazyObjectIdentity(envelope, opened.trailerTag, destinationContext)));
   } finally {
     opened.dataKey.fill(0);
   }

@@ -9,7 +9,7 @@ import { openSegmentsStream, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
 import { partRange, resolveRange, type PlainRange } from './range.js';
 import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
-import { withObjectInfo } from './object-info.js';
+import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { getStoredRange, openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
@@ -131,7 +131,7 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
     Body: sdkStreamMixin(body),
     $metadata: { ...opened.response.$metadata, httpStatusCode: partial ? 206 : 200 },
   };
-  return withObjectInfo(output, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
+  return withObjectInfo(output, encryptedObjectInfo(opened.envelope.version, opened.identity));
 }
 
 /** An AWS S3 Encryption Client object: whole (released as the `s3ec` option says), or a range only by opt-in. */

@@ -3,7 +3,7 @@ import { NotEncryptedError } from '../errors.js';
 import { findEnvelope } from '../format/envelope.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextView } from './get-object.js';
-import { withObjectInfo } from './object-info.js';
+import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { objectSelector, openAnyObject, openObject } from './read-object.js';
 import { storedAsS3ec, withoutS3ecMetadata } from './s3ec-read.js';
@@ -37,5 +37,5 @@ async function headObjectOnce(ctx: HandlerContext, input: HeadObjectCommandInput
   const opened = await openObject(ctx, { ...objectSelector(input), IfMatch: head.ETag }, options, request).catch(rethrowPinned);
   if (!opened.encrypted) throw new NotEncryptedError('the object changed while it was being read');
   opened.dataKey.fill(0);
-  return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, { encrypted: true, formatVersion: opened.envelope.version, objectId: opened.objectId });
+  return withObjectInfo({ ...plaintextView(head), ContentLength: opened.layout.plaintextLength }, encryptedObjectInfo(opened.envelope.version, opened.identity));
 }

@@ -22,7 +22,7 @@ import { MultipartStateError } from '../errors.js';
 import { MAX_DATA_PART_NUMBER, MIN_PART_LENGTH } from '../format/constants.js';
 import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
 import { metadataWithEnvelope } from '../format/envelope.js';
-import { objectIdentity } from '../format/identity.js';
+import { lazyObjectIdentity } from '../format/identity.js';
 import { KeySchedule } from '../format/keys.js';
 import { newDataPart, newEnvelope, newSuiteParameters } from '../format/object.js';
 import { encryptedPartLength, sealPart, sealPartStream } from '../format/segments.js';
@@ -32,7 +32,7 @@ import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { checkUploadKey, customerKeyIdOf } from './customer-keys.js';
 import { wrapDataKey } from './materials.js';
-import { withObjectInfo } from './object-info.js';
+import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { finalPartFor, likelyAttempts, sendFinalPart } from './final-part.js';
 import { checksumValuesOf, invalidPart, PlaintextChecksums, withPlaintextChecksums, type ChecksumValues } from './plaintext-checksums.js';
 import type { S3CryptRequestOptions } from './request-options.js';
@@ -222,8 +222,7 @@ export async function completeMultipartUpload(
     delete (request as Record<string, unknown>).ChecksumType; // a full-object checksum would describe the plaintext
     delete (request as Record<string, unknown>).MpuObjectSize;
     const output = withPlaintextChecksums(await ctx.inner.send(new CompleteMultipartUploadCommand(request), options), {});
-    const objectId = objectIdentity(state.params, trailerTagOf(trailer), state.context);
-    return withObjectInfo(output, { encrypted: true, formatVersion: state.params.version, objectId });
+    return withObjectInfo(output, encryptedObjectInfo(state.params.version, lazyObjectIdentity(state.params, trailerTagOf(trailer), state.context)));
   } catch (error) {
     // Fail closed: an upload we could not seal must not linger as a half-written object.
     await ctx.inner

@@ -38,6 +38,20 @@ export function s3cryptInfo(output: object): S3CryptObjectInfo | undefined {
   return (output as { [OBJECT_INFO_FIELD]?: S3CryptObjectInfo })[OBJECT_INFO_FIELD];
 }
 
+/**
+ * The info of an s3crypt object, its `objectId` computed when first read: an enumerable getter, so
+ * spreading or serialising the info still carries the value.
+ */
+export function encryptedObjectInfo(formatVersion: number, objectId: () => string): S3CryptObjectInfo {
+  return {
+    encrypted: true,
+    formatVersion,
+    get objectId() {
+      return objectId();
+    },
+  };
+}
+
 /** `output` with the info attached (a plain data property, so spreading the output keeps it). */
 export function withObjectInfo<T extends object>(output: T, info: S3CryptObjectInfo): T {
   return { ...output, [OBJECT_INFO_FIELD]: info };

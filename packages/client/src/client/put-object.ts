@@ -1,7 +1,7 @@
 import { PutObjectCommand, type PutObjectCommandInput, type PutObjectCommandOutput } from '@aws-sdk/client-s3';
 import { CURRENT_FORMAT_VERSION } from '../format/constants.js';
 import { isSignedSuite, metadataWithEnvelope } from '../format/envelope.js';
-import { objectIdentity } from '../format/identity.js';
+import { lazyObjectIdentity } from '../format/identity.js';
 import { encryptedObjectLength, newEnvelope, newSuiteParameters, sealObject, sealObjectStream } from '../format/object.js';
 import { KeySchedule } from '../format/keys.js';
 import { trailerLength, trailerTagOf } from '../format/trailer.js';
@@ -9,7 +9,7 @@ import { objectEncryptionContext } from '../keyrings/keyring.js';
 import { lengthMismatch, plaintextBody } from './bodies.js';
 import { requireString, signalOf, withoutPlaintextChecksums, type HandlerContext, type SendOptions } from './context.js';
 import { wrapDataKey } from './materials.js';
-import { withObjectInfo } from './object-info.js';
+import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { PlaintextChecksums, withPlaintextChecksums } from './plaintext-checksums.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { sendEncryptedStream } from './streaming.js';
@@ -58,7 +58,7 @@ export async function putObject(ctx: HandlerContext, input: PutObjectCommandInpu
       trailer = last.chunk ?? new Uint8Array(0);
     }
     const plaintextOutput = withPlaintextChecksums(output, await checksums.verify(), 'FULL_OBJECT');
-    return withObjectInfo(plaintextOutput, { encrypted: true, formatVersion: envelope.version, objectId: objectIdentity(envelope, trailerTagOf(trailer), context) });
+    return withObjectInfo(plaintextOutput, encryptedObjectInfo(envelope.version, lazyObjectIdentity(envelope, trailerTagOf(trailer), context)));
   } finally {
     dataKey.fill(0);
   }

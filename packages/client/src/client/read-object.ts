@@ -6,7 +6,7 @@ import type { ReadAudit } from '../audit/scope.js';
 import { DecryptionError, KeyPolicyError, ObjectIdentityError, S3ecError, UnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION_1 } from '../format/constants.js';
 import { findEnvelope, parseEnvelope, type Envelope } from '../format/envelope.js';
-import { objectIdentity } from '../format/identity.js';
+import { lazyObjectIdentity } from '../format/identity.js';
 import type { KeySchedule } from '../format/keys.js';
 import type { ObjectLayout } from '../format/layout.js';
 import { readLayout, trailerLengthFromTail } from '../format/object.js';
@@ -32,8 +32,8 @@ export interface OpenedObject {
   readonly response: GetObjectCommandOutput;
   readonly envelope: Envelope;
   readonly layout: ObjectLayout;
-  /** The authenticated object identity (docs/FORMAT.md §9.7). */
-  readonly objectId: string;
+  /** The authenticated object identity (docs/FORMAT.md §9.7), computed on the first call. */
+  readonly identity: () => string;
   /** The authenticated trailer's tag (an identity input for copies). */
   readonly trailerTag: Uint8Array;
   /** The last stored bytes, from `tailOffset` to the end. */
@@ -231,7 +231,7 @@ async function openEncrypted(
   options: SendOptions,
   request: S3CryptRequestOptions,
 ): Promise<OpenedObject> {
-  return audited(ctx, input, response, (audit) => openAuthenticated(ctx, input, response, envelopeValue, options, request, audit), (opened) => opened.objectId);
+  return audited(ctx, input, response, (audit) => openAuthenticated(ctx, input, response, envelopeValue, options, request, audit), (opened) => opened.identity());
 }
 
 async function openAuthenticated(
@@ -273,11 +273,11 @@ async function openAuthenticated(
     }
     const { layout, trailer } = readLayout(keys, envelope, tail.subarray(tail.length - trailerLength), total);
     ctx.policy.checkSignature(envelope, trailer, name);
-    const objectId = objectIdentity(envelope, trailer.tag, context);
-    if (request.expectedObjectId !== undefined && request.expectedObjectId !== objectId) {
+    const identity = lazyObjectIdentity(envelope, trailer.tag, context);
+    if (request.expectedObjectId !== undefined && request.expectedObjectId !== identity()) {
       throw new ObjectIdentityError(`${name} is not the object the caller expected: the store served another version or another write`);
     }
-    return { encrypted: true, response, envelope, layout, objectId, trailerTag: trailer.tag, tail, tailOffset: total - tail.length, dataKey, keys, sameVersion };
+    return { encrypted: true, response, envelope, layout, identity, trailerTag: trailer.tag, tail, tailOffset: total - tail.length, dataKey, keys, sameVersion };
   } catch (error) {
     dataKey.fill(0);
     throw error;

@@ -69,7 +69,7 @@ export async function authenticateObject(
   if (!opened.encrypted) return opened;
   try {
     await authenticateBody(ctx, opened, options);
-    return { encrypted: true, envelope: opened.envelope, layout: opened.layout, objectId: opened.objectId, etag: opened.response.ETag, versionId: opened.response.VersionId };
+    return { encrypted: true, envelope: opened.envelope, layout: opened.layout, objectId: opened.identity(), etag: opened.response.ETag, versionId: opened.response.VersionId };
   } finally {
     opened.dataKey.fill(0);
   }

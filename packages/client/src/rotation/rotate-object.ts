@@ -239,7 +239,7 @@ async function rewrap(ctx: HandlerContext, source: CopySourceObject, options: Ro
     const Metadata = metadataWithEnvelope(withoutEnvelope(source.head.Metadata), envelope);
     const written = await copyInPlace(ctx, source, Metadata, opened.layout, options.multipartCopyThreshold ?? MAX_COPY_OBJECT_LENGTH, sendOptions);
     // The identity covers the content and location, not the wrapped keys: it survives the re-wrap.
-    return { ...written, objectId: opened.objectId, to: namesOf(encryptedDataKeys) };
+    return { ...written, objectId: opened.identity(), to: namesOf(encryptedDataKeys) };
   } finally {
     opened.dataKey.fill(0);
   }
