@@ -2,7 +2,7 @@
 // attempt gets its own AES key from HKDF, so nonces can be simple counters and never repeat across
 // parts, retries of a part, or objects. Each version has its own HKDF labels, so nothing derived
 // for one version is valid in the other.
-import { createHash, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hash, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { DecryptionError } from '../errors.js';
 import { secretKey } from '../secret-key.js';
 import { serializeContext } from '../keyrings/context.js';
@@ -10,8 +10,14 @@ import type { EncryptionContext } from '../keyrings/keyring.js';
 import { COMMITMENT_LENGTH, FORMAT_VERSION_2, HEADER_TAG_LENGTH, KEY_LENGTH } from './constants.js';
 import type { EnvelopeV2, SuiteParameters } from './envelope.js';
 
+const LABELS = new Map<string, Buffer>();
+
+/** The HKDF label of `name` in the params' format version (made once per version and name, never written to). */
 function label(params: SuiteParameters, name: 'commit' | 'part' | 'header'): Buffer {
-  return Buffer.from(`s3crypt/v${params.version} ${name}`, 'ascii');
+  const text = `s3crypt/v${params.version} ${name}`;
+  let bytes = LABELS.get(text);
+  if (!bytes) LABELS.set(text, (bytes = Buffer.from(text, 'ascii')));
+  return bytes;
 }
 
 export function parameterBytes(params: SuiteParameters): Buffer {
@@ -74,7 +80,7 @@ function hkdf(dataKey: DataKeyInput, messageId: Uint8Array, info: Buffer, length
 
 /** SHA-256 of the canonical encryption context (docs/FORMAT.md §9.2). */
 export function contextDigest(context: EncryptionContext): Buffer {
-  return createHash('sha256').update(serializeContext(context)).digest();
+  return hash('sha256', serializeContext(context), 'buffer');
 }
 
 /** The value stored in the envelope that commits the object to exactly one data key. */

@@ -2,14 +2,14 @@
 // CustomerKeyring, the hierarchical keyring): sealed as ciphertext ‖ tag; opened only when the tag
 // verifies, a decrypted key whose tag fails being zeroed before the error leaves. Layouts around it
 // (IVs, salts, versions) stay each keyring's own.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { secretKey } from '../secret-key.js';
 import { DATA_KEY_LENGTH } from './keyring.js';
 
 const TAG_LENGTH = 16;
 
 /**
- * `dataKey` sealed under `wrappingKey` (32 bytes) with `iv` and `aad`: 32 ciphertext bytes ‖ 16-byte tag.
+ * `dataKey` sealed under `wrappingKey` (32 bytes, or a secret KeyObject of them) with `iv` and `aad`: 32 ciphertext bytes ‖ 16-byte tag.
  * For keyring authors; a (key, iv) pair must never seal twice.
  *
  * @example
@@ -17,7 +17,7 @@ const TAG_LENGTH = 16;
  * const sealed = sealDataKey(wrappingKey, iv, dataKey, serializeContext(context)); // 48 bytes
  * ```
  */
-export function sealDataKey(wrappingKey: Uint8Array, iv: Uint8Array, dataKey: Uint8Array, aad: Uint8Array): Buffer {
+export function sealDataKey(wrappingKey: Uint8Array | KeyObject, iv: Uint8Array, dataKey: Uint8Array, aad: Uint8Array): Buffer {
   const cipher = createCipheriv('aes-256-gcm', secretKey(wrappingKey), iv);
   cipher.setAAD(aad);
   return Buffer.concat([cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
@@ -33,7 +33,7 @@ export function sealDataKey(wrappingKey: Uint8Array, iv: Uint8Array, dataKey: Ui
  * const dataKey = openDataKey(wrappingKey, iv, sealed, serializeContext(context));
  * ```
  */
-export function openDataKey(wrappingKey: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+export function openDataKey(wrappingKey: Uint8Array | KeyObject, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
   if (sealed.length !== DATA_KEY_LENGTH + TAG_LENGTH) throw new RangeError('a sealed data key is 48 bytes');
   const decipher = createDecipheriv('aes-256-gcm', secretKey(wrappingKey), iv);
   decipher.setAAD(aad);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { openDataKey, sealDataKey } from './data-key-cipher.js';
 import { KeyringError } from '../errors.js';
 import { serializeContext } from './context.js';
@@ -32,7 +32,8 @@ export interface RawAesKeyringOptions {
  */
 export class RawAesKeyring implements Keyring {
   readonly keyName: string;
-  readonly #masterKey: Buffer;
+  // A KeyObject, made once: node:crypto takes one without re-checking it on every wrap and unwrap.
+  readonly #masterKey: KeyObject;
 
   constructor(options: RawAesKeyringOptions) {
     if (typeof options.keyName !== 'string' || options.keyName.length === 0) throw new TypeError('RawAesKeyring: keyName must be a non-empty string');
@@ -40,7 +41,7 @@ export class RawAesKeyring implements Keyring {
       throw new TypeError('RawAesKeyring: masterKey must be a 32-byte Uint8Array');
     }
     this.keyName = options.keyName;
-    this.#masterKey = Buffer.from(options.masterKey);
+    this.#masterKey = createSecretKey(options.masterKey);
   }
 
   /** The one key this keyring unwraps with: `raw-aes` / `keyName`. */
