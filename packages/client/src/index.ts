@@ -46,6 +46,7 @@ export { serializeContext } from './keyrings/context.js';
 export { connectionFailureCode } from './keyrings/connection-failure.js';
 export { causeMessage } from './keyrings/cause-message.js';
 export { unwrapFirst } from './keyrings/unwrap-first.js';
+export { untilAborted } from './keyrings/until-aborted.js';
 export { sealDataKey, openDataKey } from './keyrings/data-key-cipher.js';
 export { withDeadline } from './keyrings/deadline.js';
 export type { DeadlineOptions } from './keyrings/deadline.js';

@@ -7,6 +7,7 @@ import { objectEncryptionContext, type DecryptRequest, type EncryptRequest, type
 import { MultiKeyring } from '../src/keyrings/multi.js';
 import { RawAesKeyring } from '../src/keyrings/raw-aes.js';
 import { RsaKeyring } from '../src/keyrings/raw-rsa.js';
+import { untilAborted } from '../src/keyrings/until-aborted.js';
 import { BUCKET, KEY, putInMemory } from './helpers.js';
 
 const context = objectEncryptionContext('bucket', 'key');
@@ -130,5 +131,29 @@ describe('the client key seam and a keyring that ignores the signal', () => {
     pending[0]!.settle(late);
     await new Promise((resolve) => setImmediate(resolve));
     expect(late.every((byte) => byte === 0)).toBe(true);
+  });
+});
+
+describe('untilAborted (the keyring authors\' helper behind the seam)', () => {
+  it('rejects at once with the reason of a signal already aborted, and hands the late result to discard', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    let settle!: (value: Uint8Array) => void;
+    const late = new Uint8Array(32).fill(7);
+    const discarded: Uint8Array[] = [];
+    const waiting = untilAborted(new Promise<Uint8Array>((resolve) => (settle = resolve)), controller.signal, (value) => discarded.push(value.fill(0)));
+    await expect(waiting).rejects.toThrow('stop');
+    settle(late);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(discarded).toEqual([late]);
+    expect(late.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('passes a result or failure through while the signal is quiet, and the call itself without a signal', async () => {
+    const signal = new AbortController().signal;
+    await expect(untilAborted(Promise.resolve('key'), signal)).resolves.toBe('key');
+    await expect(untilAborted(Promise.reject(new Error('kms down')), signal)).rejects.toThrow('kms down');
+    const call = Promise.resolve(1);
+    expect(untilAborted(call, undefined)).toBe(call);
   });
 });

@@ -4,6 +4,7 @@ import {
   KeyringError,
   S3CryptError,
   unwrapFirst,
+  untilAborted,
   type DecryptRequest,
   type EncryptRequest,
   type EncryptResult,
@@ -189,24 +190,4 @@ export class HierarchicalKeyring implements Keyring {
     if (error instanceof S3CryptError) return error;
     return new KeyringError('ERR_KEY_UNWRAP_FAILED', `branch key ${this.branchKeyId} could not unwrap the data key (wrong context, tampered key, or the object was moved)`);
   }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -6,6 +6,7 @@ import type { Envelope } from '../format/envelope.js';
 import { KeySchedule } from '../format/keys.js';
 import { checkCommitment, checkHeader } from '../format/object.js';
 import { DATA_KEY_LENGTH, type EncryptedDataKey, type EncryptionContext, type Keyring, type KeyringObserver } from '../keyrings/keyring.js';
+import { untilAborted } from '../keyrings/until-aborted.js';
 import { quoteUntrusted } from '../untrusted-text.js';
 import { keyedEnvelope, unsignedPublicKeyOnly, type KeyedObject, type ResolvedKeyPolicy, type UnwrapCandidate } from './key-policy.js';
 
@@ -19,30 +20,6 @@ const NOT_THIS_KEY = new Set(['ERR_KEY_UNWRAP_FAILED', 'ERR_KEY_COMMITMENT_MISMA
 /** A caller's abort is theirs to see as is; everything else becomes a typed error. */
 function rethrowAbort(error: unknown, signal: AbortSignal | undefined): void {
   if (signal?.aborted && (error === signal.reason || (error as Error | undefined)?.name === 'AbortError')) throw error;
-}
-
-/**
- * `call`'s result, or the caller's abort as soon as it happens: a keyring that ignores its signal
- * (a custom one, a KMS client that cannot cancel) cannot hold a read, a write or a rotation. A result
- * that arrives after the abort goes to `discard` (which zeroes its key); a late failure is dropped.
- */
-function untilAborted<T>(call: Promise<T>, signal: AbortSignal | undefined, discard: (late: T) => void): Promise<T> {
-  if (!signal) return call;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    call.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) discard(value);
-        else resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
