@@ -222,6 +222,26 @@ async function audited<T>(ctx: HandlerContext, input: GetObjectCommandInput, res
   }
 }
 
+/**
+ * The unwrap and the read of the tail's body, which run together. Whichever fails first ends the
+ * read: the body is dropped, and a key that still arrives is zeroed before the error is thrown, so
+ * nothing of the failed read outlives it (and its audit event records every keyring call).
+ */
+async function unwrapWhileReading<T extends { readonly dataKey: Uint8Array }>(unwrapping: Promise<T>, reading: Promise<Buffer>, drop: () => void): Promise<T & { readonly bytes: Buffer }> {
+  try {
+    // An unwrap that fails does not wait for the body; one that succeeds does.
+    const bytes = await Promise.race([reading, unwrapping.then(() => reading)]);
+    return { ...(await unwrapping), bytes };
+  } catch (error) {
+    drop();
+    await unwrapping.then(
+      ({ dataKey }) => dataKey.fill(0),
+      () => undefined,
+    );
+    throw error;
+  }
+}
+
 /** The encrypted object behind the first response `response`, whose metadata holds `envelopeValue`; one audited read. */
 async function openEncrypted(
   ctx: HandlerContext,
@@ -247,23 +267,28 @@ async function openAuthenticated(
   const key = String(input.Key);
   const name = objectName(bucket, key);
   let envelope: Envelope;
-  let first: ResponseBytes & { bytes: Buffer };
+  let expected: ResponseBytes;
+  let context: EncryptionContext;
   try {
     envelope = parseEnvelope(envelopeValue);
     audit?.envelope(envelope.version);
-    const expected = expectSuffix(response, TAIL_FETCH_LENGTH, name);
-    first = { ...expected, bytes: await readExactly(response, expected.length, name) };
+    expected = expectSuffix(response, TAIL_FETCH_LENGTH, name);
+    context = readerContext(envelope, bucket, key, request, name);
   } catch (error) {
     discardBody(response);
     throw error;
   }
-  const total = first.total;
+  const total = expected.total;
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
-  const context = readerContext(envelope, bucket, key, request, name);
-  const { dataKey, keys } = await unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit);
+  // The envelope came with the headers: the keyring (a KMS round trip) works while the tail arrives.
+  const { dataKey, keys, bytes } = await unwrapWhileReading(
+    unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit),
+    readExactly(response, expected.length, name),
+    () => discardBody(response),
+  );
   try {
-    let tail = first.bytes;
+    let tail = bytes;
     const trailerLength = trailerLengthFromTail(tail, envelope);
     if (trailerLength > total) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
     if (trailerLength > tail.length) {

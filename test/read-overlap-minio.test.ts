@@ -1,0 +1,137 @@
+// What a GetObject does at the same time, against real MinIO through the hostile-store proxy
+// (test/harness/hostile-store.ts), which here holds back or cuts the bodies it forwards: the keyring
+// is asked for the data key while the tail's body is still arriving (a KMS round trip overlaps the
+// transfer), and a failure of either one ends the read without leaving a key behind.
+// No timing is asserted: each test holds one side until the other has provably started.
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { EncryptingS3Client, KeyringError, RawAesKeyring, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
+import { getBody, markedBytes } from './harness/clients.js';
+import { startHostileStore, type BodyStream, type HostileStore } from './harness/hostile-store.js';
+import { freshBucket, s3Client } from './harness/minio.js';
+
+const KiB = 1024;
+const TAIL_RANGE = `bytes=-${256 * KiB}`;
+
+/** A promise with its resolver, to hold one side of a read until the other has started. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+/** A keyring that reports each unwrap as it starts, may hold or fail it, and keeps the keys it returned. */
+class WatchedKeyring implements Keyring {
+  started = signal();
+  hold: Promise<void> = Promise.resolve();
+  fail = false;
+  readonly returned: Uint8Array[] = [];
+  constructor(private readonly inner: RawAesKeyring) {}
+  onEncrypt(request: EncryptRequest) {
+    return this.inner.onEncrypt(request);
+  }
+  async onDecrypt(request: DecryptRequest) {
+    this.started.resolve();
+    await this.hold;
+    if (this.fail) throw new KeyringError('ERR_KEY_UNWRAP_FAILED', 'the test keyring refuses');
+    const key = await this.inner.onDecrypt(request);
+    if (key) this.returned.push(key);
+    return key;
+  }
+  kekMatchers() {
+    return this.inner.kekMatchers();
+  }
+}
+
+/**
+ * The body `bytes`, in two pieces: the second is sent only once `release` resolves, or, `cut`, never
+ * (the response then ends short of the length it announced, and its connection is closed).
+ */
+function heldBody(bytes: Buffer, release: Promise<void>, events: string[], cut = false): BodyStream {
+  return {
+    length: cut ? 1000 : bytes.length,
+    async *chunks() {
+      yield bytes.subarray(0, 1000);
+      await release;
+      events.push('rest of the tail sent');
+      if (!cut) yield bytes.subarray(1000);
+    },
+  };
+}
+
+let store: HostileStore;
+let direct: S3Client;
+let bucket: string;
+let keyring: WatchedKeyring;
+let client: EncryptingS3Client;
+
+beforeAll(async () => {
+  store = await startHostileStore(inject('s3'));
+  direct = s3Client(inject('s3'));
+  bucket = await freshBucket(direct, 'overlap');
+  keyring = new WatchedKeyring(new RawAesKeyring({ keyName: 'overlap-key', masterKey: randomBytes(32) }));
+  client = new EncryptingS3Client({ client: s3Client(store.endpoint), keyring });
+});
+afterEach(() => {
+  store.reset();
+  keyring.started = signal();
+  keyring.hold = Promise.resolve();
+  keyring.fail = false;
+  keyring.returned.length = 0;
+});
+afterAll(async () => {
+  client.destroy();
+  direct.destroy();
+  await store.stop();
+});
+
+describe('the keyring works while the tail arrives', () => {
+  it('the unwrap starts before the tail has fully arrived, and the object reads intact', async () => {
+    const data = markedBytes(40 * KiB, 3);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'overlap', Body: data }));
+    const events: string[] = [];
+    keyring.started.promise.then(() => events.push('unwrap started'), () => undefined);
+    // The rest of the tail is held until the keyring is called (or, were it called only after the
+    // body, for long enough that the order below tells the two apart).
+    const release = Promise.race([keyring.started.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+    store.onResponse({ method: 'GET', key: 'overlap', range: TAIL_RANGE }, () => ({ body: (current) => heldBody(current, release, events) }));
+    expect((await getBody(client, bucket, 'overlap')).equals(data)).toBe(true);
+    expect(events).toEqual(['unwrap started', 'rest of the tail sent']);
+  });
+
+  it('a tail cut short after the key came: the read fails and the key is zeroed before the error', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'cut', Body: markedBytes(40 * KiB, 4) }));
+    const unwrapped = signal();
+    const inner = keyring.onDecrypt.bind(keyring);
+    keyring.onDecrypt = async (request) => {
+      const key = await inner(request);
+      unwrapped.resolve();
+      return key;
+    };
+    const events: string[] = [];
+    store.onResponse({ method: 'GET', key: 'cut', range: TAIL_RANGE }, (_request, head) => ({ headers: { 'content-length': head.headers['content-length']! }, body: (current) => heldBody(current, unwrapped.promise, events, true) }));
+    try {
+      await expect(getBody(client, bucket, 'cut')).rejects.toThrow();
+    } finally {
+      delete (keyring as Partial<WatchedKeyring>).onDecrypt;
+    }
+    expect(events).toEqual(['rest of the tail sent']);
+    expect(keyring.returned).toHaveLength(1);
+    expect(keyring.returned[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('a keyring that fails ends the read at once, without waiting for the rest of the tail', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'refused', Body: markedBytes(40 * KiB, 5) }));
+    keyring.fail = true;
+    const never = new Promise<void>(() => undefined);
+    const events: string[] = [];
+    store.onResponse({ method: 'GET', key: 'refused', range: TAIL_RANGE }, () => ({ body: (current) => heldBody(current, never, events) }));
+    await expect(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'refused' }))).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
+    expect(events).toEqual([]);
+    // The held response was dropped, not read to its end.
+    expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(1);
+    expect(store.requests[0]!.bodyBytesSent).toBeLessThan(40 * KiB);
+  });
+});
