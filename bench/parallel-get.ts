@@ -23,12 +23,12 @@ async function drain(body: unknown): Promise<number> {
   return bytes;
 }
 
-interface Variant {
+export interface Variant {
   readonly name: string;
   readonly read: () => Promise<number>;
 }
 
-interface Timing {
+export interface Timing {
   /** Median wall time, ms. */
   readonly ms: number;
   /** Over every measured round, in cores (CPU time / wall time): this process, the store (when known), the whole machine. */
@@ -48,7 +48,7 @@ function machineBusySeconds(): number {
  * Median wall time per variant over `runs` rounds, the variants' order rotating between rounds, and
  * the CPU the client, the store (with `storeCpuSeconds`) and the machine used while each variant ran.
  */
-async function medians(variants: readonly Variant[], runs: number, storeCpuSeconds?: () => number): Promise<Timing[]> {
+export async function medians(variants: readonly Variant[], runs: number, storeCpuSeconds?: () => number): Promise<Timing[]> {
   const times: number[][] = variants.map(() => []);
   const cpu = variants.map(() => ({ client: 0, store: 0, machine: 0 }));
   for (let round = 0; round < runs; round++) {

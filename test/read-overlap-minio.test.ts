@@ -3,11 +3,11 @@
 // is asked for the data key while the tail's body is still arriving (a KMS round trip overlaps the
 // transfer), and a failure of either one ends the read without leaving a key behind.
 // No timing is asserted: each test holds one side until the other has provably started.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { EncryptingS3Client, KeyringError, RawAesKeyring, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
+import { EncryptingS3Client, KeyringError, RawAesKeyring, verifyObject, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { getBody, markedBytes } from './harness/clients.js';
 import { startHostileStore, type BodyStream, type HostileStore } from './harness/hostile-store.js';
 import { freshBucket, s3Client } from './harness/minio.js';
@@ -133,5 +133,81 @@ describe('the keyring works while the tail arrives', () => {
     // The held response was dropped, not read to its end.
     expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(1);
     expect(store.requests[0]!.bodyBytesSent).toBeLessThan(40 * KiB);
+  });
+});
+
+describe('a whole read asks for the rest of the object while the tail is opened', () => {
+  const MiB = 1024 * KiB;
+  const BODY_RANGE = /^bytes=0-\d+$/;
+
+  it('the GET of the bytes before the tail goes out before the key is unwrapped, and the object reads intact', async () => {
+    const data = markedBytes(MiB, 6);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'early', Body: data }));
+    store.reset();
+    const events: string[] = [];
+    const bodyAsked = signal();
+    store.onRequest({ method: 'GET', key: 'early', range: BODY_RANGE }, () => {
+      events.push('rest asked for');
+      bodyAsked.resolve();
+      return undefined;
+    });
+    // The unwrap is held until the rest is asked for (or, were it asked for only after the unwrap,
+    // for long enough that the order below tells the two apart).
+    keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]).then(() => void events.push('unwrap released'));
+    expect((await getBody(client, bucket, 'early')).equals(data)).toBe(true);
+    expect(events).toEqual(['rest asked for', 'unwrap released']);
+    expect(store.requests.map((request) => [request.method, request.range, request.status])).toEqual([
+      ['GET', TAIL_RANGE, 206],
+      ['GET', `bytes=0-${store.requests[1]!.range!.slice('bytes=0-'.length)}`, 206],
+    ]);
+  });
+
+  it('a read that fails while the rest is on its way drops it unread', async () => {
+    const total = 32 * MiB;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'early-dropped', Body: markedBytes(total, 7) }));
+    const bodyAsked = signal();
+    store.onRequest({ method: 'GET', key: 'early-dropped', range: BODY_RANGE }, () => {
+      bodyAsked.resolve();
+      return undefined;
+    });
+    keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+    keyring.fail = true;
+    await expect(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'early-dropped' }))).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
+    // What the proxy could still push into the closed connection's buffers stops short of the object.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const early = store.requests.find((request) => BODY_RANGE.test(request.range ?? ''));
+    expect(early).toMatchObject({ status: 206, hungUp: true });
+    expect(early!.bodyBytesSent).toBeLessThan(total / 2);
+  });
+
+  it('verifyObject and a CopyObject source read the same way: two GETs, the second before the unwrap', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'whole', Body: markedBytes(MiB, 9) }));
+    const readWhole = async (read: () => Promise<unknown>) => {
+      store.reset();
+      const events: string[] = [];
+      const bodyAsked = signal();
+      store.onRequest({ method: 'GET', key: 'whole', range: BODY_RANGE }, () => {
+        events.push('rest asked for');
+        bodyAsked.resolve();
+        return undefined;
+      });
+      keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]).then(() => void events.push('unwrap released'));
+      await read();
+      expect(events).toEqual(['rest asked for', 'unwrap released']);
+      expect(store.requests.filter((request) => request.method === 'GET' && request.key === 'whole').map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(BODY_RANGE)]);
+    };
+    await readWhole(async () => expect(await verifyObject(client, { Bucket: bucket, Key: 'whole' })).toMatchObject({ encrypted: true, plaintextLength: MiB }));
+    await readWhole(() => client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'whole-copy', CopySource: `${bucket}/whole` })));
+    keyring.hold = Promise.resolve();
+    expect((await getBody(client, bucket, 'whole-copy')).equals(markedBytes(MiB, 9))).toBe(true);
+  });
+
+  it('a ranged read does not ask for the rest: one GET for the tail, one for the range', async () => {
+    const data = markedBytes(MiB, 8);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'ranged', Body: data }));
+    store.reset();
+    expect((await getBody(client, bucket, 'ranged', { Range: 'bytes=10-19' })).equals(data.subarray(10, 20))).toBe(true);
+    expect(store.requests.map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(/^bytes=0-\d+$/)]);
+    expect(Number(store.requests[1]!.range!.slice('bytes=0-'.length))).toBeLessThan(300 * KiB);
   });
 });

@@ -54,6 +54,8 @@ export interface LoggedRequest extends HostileRequest {
    * socket buffers count as sent, so a client that reads nothing is still sent a few MiB at most.
    */
   readonly bodyBytesSent: number;
+  /** Whether the client closed the connection before the whole answer was sent. */
+  readonly hungUp: boolean;
 }
 
 /**
@@ -231,8 +233,9 @@ export async function startHostileStore(upstream: S3Endpoint): Promise<HostileSt
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const described = describe(req);
     const own = ownAnswer(described);
-    const entry = { ...described, status: undefined as number | undefined, answeredBy: own ? ('proxy' as const) : ('minio' as const), bodyBytesSent: 0 };
+    const entry = { ...described, status: undefined as number | undefined, answeredBy: own ? ('proxy' as const) : ('minio' as const), bodyBytesSent: 0, hungUp: false };
     requests.push(entry);
+    res.on('close', () => (entry.hungUp = !res.writableFinished));
     const countSent = (bytes: number) => (entry.bodyBytesSent += bytes);
     if (own) {
       req.resume();

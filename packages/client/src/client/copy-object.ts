@@ -26,6 +26,7 @@ import { wrapDataKey } from './materials.js';
 import { namingObject, objectRefOf } from './object-errors.js';
 import { encryptedObjectInfo, s3cryptInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
+import { EarlyBody } from './early-body.js';
 import { openAnyObject, type PlaintextObject } from './read-object.js';
 import { authenticateS3ecObject, s3ecMetadataOf, type OpenedS3ecObject } from './s3ec-read.js';
 import { discardBody } from './store-response.js';
@@ -85,15 +86,25 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
   const sourceContext = s3crypt.sourceEncryptionContext ?? s3crypt.encryptionContext;
   // The source is read under its own keys (a customer key of its own, or the client's) when they differ.
   const sourceCtx = ctx.source ? { ...ctx, ...ctx.source } : ctx;
-  const opened = await openAnyObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) }, true);
+  // The source's body is asked for while its tail is opened (client/early-body.ts).
+  const early = new EarlyBody(sourceCtx, options);
+  let opened: Awaited<ReturnType<typeof openAnyObject>>;
+  try {
+    opened = await openAnyObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) }, true, (tail) => early.start(tail));
+  } catch (error) {
+    early.dispose();
+    throw error;
+  }
   if ('format' in opened) return copyS3ecObject(sourceCtx, input, request, opened, options);
   if (!opened.encrypted) return copyPlaintext(ctx, input, request, opened, options, s3crypt);
   try {
     // Nothing is written before every stored byte of the source has authenticated.
     const sourceObject = objectRefOf(request, opened.response.VersionId);
-    await authenticateBody(sourceCtx, opened, options).catch((error: unknown) => {
-      throw namingObject(error, sourceObject);
-    });
+    await authenticateBody(sourceCtx, opened, options, early)
+      .catch((error: unknown) => {
+        throw namingObject(error, sourceObject);
+      })
+      .finally(() => early.dispose());
     const verifiedETag = opened.response.ETag;
     if (verifiedETag === undefined) throw namingObject(new DecryptionError('ERR_OBJECT_MALFORMED', 'the store did not report the ETag of the copy source'), sourceObject);
     // The copy keeps the data, so its format version: a v1 copy stays v1 (and cannot carry a caller context).

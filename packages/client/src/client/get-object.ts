@@ -11,14 +11,15 @@ import { partRange, resolveRange, type PlainRange } from './range.js';
 import { namingObject, objectRefOf, streamNamingObject } from './object-errors.js';
 import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
-import { getStoredRange, openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
+import { EarlyBody } from './early-body.js';
+import { getStoredRange, openAnyObject, type OpenedObject, type PlaintextObject, type TailHeaders } from './read-object.js';
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
 import { discardBody, exactLength } from './store-response.js';
 import { bufferStream } from './streaming.js';
-import { parallelPlaintextStream, worthParallel } from '../parallel/parallel-read.js';
-import { parallelReadsFor } from '../parallel/options.js';
+import { parallelPlaintextStream, worthParallel, worthParallelBytes } from '../parallel/parallel-read.js';
+import { parallelReadsFor, type ResolvedParallelReads } from '../parallel/options.js';
 
 const CIPHERTEXT_FIELDS = [...CHECKSUM_FIELDS, 'ChecksumType', 'ContentMD5'] as const;
 
@@ -35,9 +36,9 @@ export function plaintextView<T extends { Metadata?: Record<string, string> }>(r
  * Stored bytes [start, min(end, tail)) with one more ranged GET of the same object version: its body,
  * and a guard that lets exactly those bytes through.
  */
-async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions): Promise<{ body: Readable; guard: ReturnType<typeof exactLength> }> {
+async function fetchBeforeTail(ctx: HandlerContext, opened: OpenedObject, start: number, end: number, options: SendOptions, early: EarlyBody | undefined): Promise<{ body: Readable; guard: ReturnType<typeof exactLength> }> {
   const stop = Math.min(end, opened.tailOffset);
-  const response = await getStoredRange(ctx, opened.sameVersion, start, stop, opened.layout.totalLength, options);
+  const response = await (early?.take(start, stop) ?? getStoredRange(ctx, opened.sameVersion, start, stop, opened.layout.totalLength, options));
   return { body: response.Body as Readable, guard: exactLength(stop - start, objectName(String(opened.sameVersion.Bucket), String(opened.sameVersion.Key))) };
 }
 
@@ -52,9 +53,9 @@ function requestedRange(input: GetObjectCommandInput, opened: OpenedObject): Pla
 /**
  * The verified plaintext `plan` reads of an opened object, as a stream; every segment's tag is checked
  * before its bytes are released. Part keys are zeroed when the stream closes; `opened.dataKey` is the
- * caller's to zero.
+ * caller's to zero. `early`'s response is used if it holds exactly the stored bytes the plan needs.
  */
-export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject, plan: ReadPlan, options: SendOptions): Promise<Readable> {
+export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject, plan: ReadPlan, options: SendOptions, early?: EarlyBody): Promise<Readable> {
   const partKeys = new Map<number, Buffer>();
   const zeroPartKeys = () => partKeys.forEach((key) => key.fill(0));
   try {
@@ -70,7 +71,7 @@ export async function plaintextStream(ctx: HandlerContext, opened: OpenedObject,
       return bufferStream(plaintext);
     }
     // What lies in the tail already fetched is not fetched again: it follows the stream's bytes.
-    const { body, guard } = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options);
+    const { body, guard } = await fetchBeforeTail(ctx, opened, plan.cipherStart, plan.cipherEnd, options, early);
     const suffix = opened.tail.subarray(0, Math.max(0, plan.cipherEnd - opened.tailOffset));
     // A consumer that destroys the plaintext closes the response (and its socket).
     return openSegmentsStream(body, plan.segments(), keyForPart, { suffix, onClose: zeroPartKeys, sourceGuard: guard });
@@ -101,7 +102,30 @@ export function getObject(ctx: HandlerContext, input: GetObjectCommandInput, opt
 }
 
 async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, options: SendOptions, request: S3CryptRequestOptions): Promise<GetObjectCommandOutput> {
-  const opened = await openAnyObject(ctx, input, options, request, true);
+  let parallel: ResolvedParallelReads | undefined;
+  try {
+    parallel = parallelReadsFor(ctx.parallelReads, request.parallelReads);
+  } catch (error) {
+    throw namingObject(error, objectRefOf(input));
+  }
+  // A whole read that one GET will serve asks for the rest while the tail is opened.
+  const early = input.Range === undefined && input.PartNumber === undefined ? new EarlyBody(ctx, options) : undefined;
+  const onTailHeaders = early && ((tail: TailHeaders) => (parallel && worthParallelBytes(tail.tailOffset, parallel) ? undefined : early.start(tail)));
+  try {
+    return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, onTailHeaders), options, parallel, early);
+  } finally {
+    early?.dispose();
+  }
+}
+
+async function getOpened(
+  ctx: HandlerContext,
+  input: GetObjectCommandInput,
+  opened: OpenedObject | PlaintextObject | OpenedS3ecObject,
+  options: SendOptions,
+  parallel: ResolvedParallelReads | undefined,
+  early: EarlyBody | undefined,
+): Promise<GetObjectCommandOutput> {
   if ('format' in opened) return getS3ecObject(ctx, input, opened, options);
   if (!opened.encrypted) return getPlaintext(ctx, input, opened, options);
   const object = objectRefOf(input, opened.response.VersionId)!;
@@ -110,11 +134,10 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   try {
     range = requestedRange(input, opened);
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
-    const parallel = parallelReadsFor(ctx.parallelReads, request.parallelReads);
     const stream =
       parallel && worthParallel(opened, plan, parallel)
         ? await parallelPlaintextStream(ctx, opened, plan, options, parallel, ctx.parallelReads!.pool)
-        : await plaintextStream(ctx, opened, plan, options);
+        : await plaintextStream(ctx, opened, plan, options, early);
     body = streamNamingObject(stream, object);
   } catch (error) {
     throw namingObject(error, object);

@@ -47,6 +47,16 @@ export interface OpenedObject {
   readonly sameVersion: GetObjectCommandInput;
 }
 
+/** What the first response's headers tell of an encrypted object, before its body is read or its key unwrapped. */
+export interface TailHeaders {
+  /** Stored bytes in the whole object. */
+  readonly total: number;
+  /** Where the first response's bytes start: everything before them is still to be fetched. */
+  readonly tailOffset: number;
+  /** Request fields for follow-up GETs of the same object version. */
+  readonly sameVersion: GetObjectCommandInput;
+}
+
 /** An object without an envelope that the caller's selection allows to be read as plaintext. */
 export interface PlaintextObject {
   readonly encrypted: false;
@@ -125,6 +135,8 @@ export async function openObject(
 /**
  * {@link openObject}, and with `foreign` also objects of the AWS S3 Encryption Client (when the
  * client's `s3ec` option reads them). Without `foreign` such an object is refused before any key call.
+ * `onTailHeaders` hears of an s3crypt object as soon as the first response's headers are checked
+ * (a whole read starts fetching the rest there).
  */
 export async function openAnyObject(
   ctx: HandlerContext,
@@ -132,11 +144,12 @@ export async function openAnyObject(
   options: SendOptions,
   request: S3CryptRequestOptions,
   foreign: boolean,
+  onTailHeaders?: (tail: TailHeaders) => void,
 ): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
   // The object is named here, not by the command: a copy reads its source through this function.
-  return openStored(ctx, input, bucket, key, options, request, foreign).catch((error: unknown) => {
+  return openStored(ctx, input, bucket, key, options, request, foreign, onTailHeaders).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input));
   });
 }
@@ -149,6 +162,7 @@ async function openStored(
   options: SendOptions,
   request: S3CryptRequestOptions,
   foreign: boolean,
+  onTailHeaders: ((tail: TailHeaders) => void) | undefined,
 ): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
@@ -177,7 +191,7 @@ async function openStored(
     await checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
     return { encrypted: false, etag: response.ETag };
   }
-  return openEncrypted(ctx, input, response, envelopeValue, options, request).catch((error: unknown) => {
+  return openEncrypted(ctx, input, response, envelopeValue, options, request, onTailHeaders).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input, response.VersionId));
   });
 }
@@ -250,8 +264,9 @@ async function openEncrypted(
   envelopeValue: string,
   options: SendOptions,
   request: S3CryptRequestOptions,
+  onTailHeaders: ((tail: TailHeaders) => void) | undefined,
 ): Promise<OpenedObject> {
-  return audited(ctx, input, response, (audit) => openAuthenticated(ctx, input, response, envelopeValue, options, request, audit), (opened) => opened.identity());
+  return audited(ctx, input, response, (audit) => openAuthenticated(ctx, input, response, envelopeValue, options, request, audit, onTailHeaders), (opened) => opened.identity());
 }
 
 async function openAuthenticated(
@@ -262,6 +277,7 @@ async function openAuthenticated(
   options: SendOptions,
   request: S3CryptRequestOptions,
   audit: ReadAudit | undefined,
+  onTailHeaders: ((tail: TailHeaders) => void) | undefined,
 ): Promise<OpenedObject> {
   const bucket = String(input.Bucket);
   const key = String(input.Key);
@@ -281,6 +297,7 @@ async function openAuthenticated(
   const total = expected.total;
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
+  onTailHeaders?.({ total, tailOffset: total - expected.length, sameVersion });
   // The envelope came with the headers: the keyring (a KMS round trip) works while the tail arrives.
   const { dataKey, keys, bytes } = await unwrapWhileReading(
     unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit),

@@ -5,8 +5,9 @@ import type { Envelope } from '../format/envelope.js';
 import { planRead, type ObjectLayout } from '../format/layout.js';
 import type { HandlerContext, SendOptions } from './context.js';
 import { plaintextStream } from './get-object.js';
+import { EarlyBody } from './early-body.js';
 import { openAnyObject, type OpenedObject, type PlaintextObject } from './read-object.js';
-import { authenticateS3ecObject } from './s3ec-read.js';
+import { authenticateS3ecObject, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3ecEnvelope } from '../format/s3ec/envelope.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 
@@ -38,8 +39,8 @@ export interface VerifiedS3ecObject {
  * the plaintext. Fails with the typed error of the first check that fails. `opened.dataKey` stays the
  * caller's to zero.
  */
-export async function authenticateBody(ctx: HandlerContext, opened: OpenedObject, options: SendOptions): Promise<void> {
-  const body = await plaintextStream(ctx, opened, planRead(opened.layout, 0, opened.layout.plaintextLength, true), options);
+export async function authenticateBody(ctx: HandlerContext, opened: OpenedObject, options: SendOptions, early?: EarlyBody): Promise<void> {
+  const body = await plaintextStream(ctx, opened, planRead(opened.layout, 0, opened.layout.plaintextLength, true), options, early);
   for await (const chunk of body as AsyncIterable<Buffer>) chunk.fill(0);
 }
 
@@ -60,7 +61,16 @@ export async function authenticateObject(
   options: SendOptions,
   request: S3CryptRequestOptions = {},
 ): Promise<VerifiedObject | PlaintextObject | VerifiedS3ecObject> {
-  const opened = await openAnyObject(ctx, input, options, request, true);
+  // The body is asked for while the tail is opened (client/early-body.ts).
+  const early = new EarlyBody(ctx, options);
+  try {
+    return await authenticateOpened(ctx, await openAnyObject(ctx, input, options, request, true, (tail) => early.start(tail)), options, early);
+  } finally {
+    early.dispose();
+  }
+}
+
+async function authenticateOpened(ctx: HandlerContext, opened: OpenedObject | PlaintextObject | OpenedS3ecObject, options: SendOptions, early: EarlyBody): Promise<VerifiedObject | PlaintextObject | VerifiedS3ecObject> {
   if ('format' in opened) {
     // The tag over the whole object, checked without keeping any plaintext (the first pass of a read).
     await authenticateS3ecObject(ctx, opened, options);
@@ -68,7 +78,7 @@ export async function authenticateObject(
   }
   if (!opened.encrypted) return opened;
   try {
-    await authenticateBody(ctx, opened, options);
+    await authenticateBody(ctx, opened, options, early);
     return { encrypted: true, envelope: opened.envelope, layout: opened.layout, objectId: opened.identity(), etag: opened.response.ETag, versionId: opened.response.VersionId };
   } finally {
     opened.dataKey.fill(0);

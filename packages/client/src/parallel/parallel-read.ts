@@ -44,7 +44,12 @@ function* rangeTasks(plan: ReadPlan, rangeSize: number): Generator<RangeTask> {
 
 /** Whether a read of `plan` is large enough, beyond the tail already fetched, to be worth splitting. */
 export function worthParallel(opened: OpenedObject, plan: ReadPlan, settings: ResolvedParallelReads): boolean {
-  return Math.min(plan.cipherEnd, opened.tailOffset) - plan.cipherStart >= Math.max(settings.minSize, 1);
+  return worthParallelBytes(Math.min(plan.cipherEnd, opened.tailOffset) - plan.cipherStart, settings);
+}
+
+/** Whether `bytes` still to fetch are enough to be worth splitting into ranges. */
+export function worthParallelBytes(bytes: number, settings: ResolvedParallelReads): boolean {
+  return bytes >= Math.max(settings.minSize, 1);
 }
 
 /**
