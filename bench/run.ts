@@ -11,6 +11,7 @@ import { EncryptingS3Client, JsonLinesSink, RawAesKeyring } from '@s3crypt/clien
 import { measureCpuPerByte, rawGcmSeal, type CpuRow } from './cpu-per-byte.js';
 import { memoryRows } from './memory.js';
 import { parallelGetBench } from './parallel-get.js';
+import { readLatencyBench } from './read-latency.js';
 import { openSegments } from '../packages/client/src/format/open-stream.js';
 import { sealPart, sealPartStream, segmentNonce } from '../packages/client/src/format/segments.js';
 import { planRead, objectLayout } from '../packages/client/src/format/layout.js';
@@ -199,6 +200,8 @@ try {
   if (!auditOnly) {
     // Target 3: the parallel download against the plain single GET, on loopback and over a WAN link.
     rows.push(...(await parallelGetBench(256 * MiB, quick ? [] : [10, 25])));
+    // Whole reads where users live: the store over a link, the key service a round trip away.
+    if (!quick) rows.push(...(await readLatencyBench()));
     // Target 4: peak RSS at 256 MiB and 10 GiB.
     rows.push(...(await memoryRows(endpoint, bucket, quick ? [256 * MiB] : undefined, ['natural'])));
   }
