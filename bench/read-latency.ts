@@ -1,12 +1,13 @@
-// npm run bench:latency (also part of npm run bench): how long a whole GetObject of a mid-sized object
-// takes where users live: the store behind an emulated link (bench/netem.ts: its own network
-// namespace, RTT = 2 × delay) and the key service a round trip of its own away. Plain S3Client against
-// s3crypt, one GET each, interleaved, median latency. The key service is a RawAesKeyring behind a fixed
-// delay per call (DistantKeyring below): a stand-in for a KMS's round trip, not a KMS. A read pays the
+// npm run bench:latency (also part of npm run bench): how long a whole GetObject of a mid-sized object,
+// and a HeadObject, take where users live: the store behind an emulated link (bench/netem.ts: its own
+// network namespace, RTT = 2 × delay) and the key service a round trip of its own away. Plain S3Client
+// against s3crypt, interleaved, median latency. The key service is a RawAesKeyring behind a fixed
+// delay per call (DistantKeyring below): a stand-in for a KMS's round trip, not a KMS. A GET pays the
 // key service and the store's second round trip at the same time (client/early-body.ts), so it should
-// cost about one store round trip more than the plain GET, not that plus the key service's.
+// cost about one store round trip more than the plain GET, not that plus the key service's; a HEAD
+// sends its tail GET with the HEAD (client/head-object.ts), so it should cost the key service's.
 // Not a test: it asserts nothing.
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +67,16 @@ export async function readLatencyBench(options: ReadLatencyOptions = {}): Promis
     try {
       const bucket = `bench-latency-${Date.now()}`;
       await plain.send(new CreateBucketCommand({ Bucket: bucket }));
+      const row = (what: string, base: number, ours: number, target: string) => {
+        const extra = ours / base - 1;
+        rows.push([
+          `${what}, RTT ${2 * delayMs} ms (${far.link}), key service ${keyServiceMs} ms away: latency`,
+          `${base.toFixed(1)} ms`,
+          `${ours.toFixed(1)} ms`,
+          `${extra >= 0 ? '+' : ''}${(extra * 100).toFixed(0)}% (+${(ours - base).toFixed(1)} ms)`,
+          target,
+        ]);
+      };
       for (const size of options.sizes ?? [MiB, 8 * MiB]) {
         const body = randomBytes(size);
         await plain.send(new PutObjectCommand({ Bucket: bucket, Key: `plain-${size}`, Body: body }));
@@ -78,15 +89,18 @@ export async function readLatencyBench(options: ReadLatencyOptions = {}): Promis
         ];
         for (const variant of variants) await variant.read(); // warm-up: connections, the store's caches
         const [base, ours] = await medians(variants, options.runs ?? 15);
-        const extra = ours!.ms / base!.ms - 1;
         const label = size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`;
-        rows.push([
-          `GET ${label} whole, one GET, RTT ${2 * delayMs} ms (${far.link}), key service ${keyServiceMs} ms away: latency`,
-          `${base!.ms.toFixed(1)} ms`,
-          `${ours!.ms.toFixed(1)} ms`,
-          `${extra >= 0 ? '+' : ''}${(extra * 100).toFixed(0)}% (+${(ours!.ms - base!.ms).toFixed(1)} ms)`,
-          '— (one store round trip more than plain is the floor: the tail, then the rest)',
-        ]);
+        row(`GET ${label} whole, one GET`, base!.ms, ours!.ms, '— (one store round trip more than plain is the floor: the tail, then the rest)');
+        if (size === (options.sizes ?? [MiB])[0]) {
+          const head = (client: typeof plain, key: string) => async () => (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
+          const heads = [
+            { name: 'plain', read: head(plain, `plain-${size}`) },
+            { name: 's3crypt', read: head(encrypting, `encrypted-${size}`) },
+          ];
+          for (const variant of heads) await variant.read();
+          const [plainHead, ourHead] = await medians(heads, options.runs ?? 15);
+          row('HeadObject', plainHead!.ms, ourHead!.ms, '— (the floor is the key service: the HEAD and the tail GET go together)');
+        }
       }
     } finally {
       encrypting.destroy();

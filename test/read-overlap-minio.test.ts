@@ -1,15 +1,17 @@
-// What a GetObject does at the same time, against real MinIO through the hostile-store proxy
-// (test/harness/hostile-store.ts), which here holds back or cuts the bodies it forwards: the keyring
-// is asked for the data key while the tail's body is still arriving (a KMS round trip overlaps the
-// transfer), and a failure of either one ends the read without leaving a key behind.
+// What a read does at the same time, against real MinIO through the hostile-store proxy
+// (test/harness/hostile-store.ts), which here holds back, cuts or relabels what it forwards: the
+// keyring is asked for the data key while the tail's body is still arriving (a KMS round trip
+// overlaps the transfer); a whole read asks for the rest of the object while the tail is opened; a
+// HeadObject sends its tail GET with its HEAD. A failure of any part ends the read without leaving a
+// key or a response behind.
 // No timing is asserted: each test holds one side until the other has provably started.
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { EncryptingS3Client, KeyringError, RawAesKeyring, verifyObject, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { getBody, markedBytes } from './harness/clients.js';
-import { startHostileStore, type BodyStream, type HostileStore } from './harness/hostile-store.js';
+import { once, setEtag, startHostileStore, type BodyStream, type HostileStore } from './harness/hostile-store.js';
 import { freshBucket, s3Client } from './harness/minio.js';
 
 const KiB = 1024;
@@ -209,5 +211,67 @@ describe('a whole read asks for the rest of the object while the tail is opened'
     expect((await getBody(client, bucket, 'ranged', { Range: 'bytes=10-19' })).equals(data.subarray(10, 20))).toBe(true);
     expect(store.requests.map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(/^bytes=0-\d+$/)]);
     expect(Number(store.requests[1]!.range!.slice('bytes=0-'.length))).toBeLessThan(300 * KiB);
+  });
+});
+
+describe('a HeadObject sends the tail GET with the HEAD', () => {
+  it('the tail is asked for before the HEAD is answered, and the plaintext length comes back', async () => {
+    const data = markedBytes(100 * KiB, 10);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'head', Body: data }));
+    store.reset();
+    const events: string[] = [];
+    const tailAsked = signal();
+    store.onRequest({ method: 'GET', key: 'head', range: TAIL_RANGE }, () => {
+      events.push('tail asked for');
+      tailAsked.resolve();
+      return undefined;
+    });
+    // The HEAD's answer is held until the tail is asked for (or, were it asked for only after the
+    // HEAD, for long enough that the order below tells the two apart).
+    store.onResponse({ method: 'HEAD', key: 'head' }, async () => {
+      await Promise.race([tailAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+      events.push('HEAD answered');
+      return undefined;
+    });
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'head' }));
+    expect(head.ContentLength).toBe(data.length);
+    expect(events).toEqual(['tail asked for', 'HEAD answered']);
+    // Sent together, they may reach the store in either order.
+    expect(store.requests.map((request) => request.method).sort()).toEqual(['GET', 'HEAD']);
+  });
+
+  it('a tail GET of another version than the HEAD saw starts the HeadObject over', async () => {
+    const data = markedBytes(10 * KiB, 11);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'head-replaced', Body: data }));
+    store.reset();
+    // As if the object were overwritten between the HEAD and the GET: the GET's ETag differs, once.
+    store.onResponse({ method: 'GET', key: 'head-replaced', range: TAIL_RANGE }, once(setEtag('"another-write"')));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'head-replaced' }));
+    expect(head.ContentLength).toBe(data.length);
+    expect(store.requests.map((request) => request.method).sort()).toEqual(['GET', 'GET', 'HEAD', 'HEAD']);
+  });
+
+  it('an object the client may read as plaintext gets no tail GET with its HEAD (it would be wasted)', async () => {
+    await direct.send(new PutObjectCommand({ Bucket: bucket, Key: 'legacy/plain', Body: 'not encrypted' }));
+    const reader = new EncryptingS3Client({ client: s3Client(store.endpoint), keyring, allowPlaintextReads: [{ bucket, prefix: 'legacy/' }] });
+    try {
+      store.reset();
+      expect((await reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'legacy/plain' }))).ContentLength).toBe(13);
+      expect(store.requests.map((request) => request.method)).toEqual(['HEAD']);
+    } finally {
+      reader.destroy();
+    }
+  });
+
+  it("the caller's conditions go with the tail GET: a 304 HEAD costs no body, and the error is the HEAD's", async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'head-304', Body: markedBytes(100 * KiB, 12) }));
+    const { ETag } = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'head-304' }));
+    store.reset();
+    await expect(client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'head-304', IfNoneMatch: ETag }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(store.requests.map((request) => [request.method, request.status, request.bodyBytesSent]).sort()).toEqual([
+      ['GET', 304, 0],
+      ['HEAD', 304, 0],
+    ]);
   });
 });

@@ -90,7 +90,7 @@ async function copyObjectOnce(ctx: HandlerContext, input: CopyObjectCommandInput
   const early = new EarlyBody(sourceCtx, options);
   let opened: Awaited<ReturnType<typeof openAnyObject>>;
   try {
-    opened = await openAnyObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) }, true, (tail) => early.start(tail));
+    opened = await openAnyObject(sourceCtx, request, options, { ...(sourceContext ? { encryptionContext: sourceContext } : {}), ...(s3crypt.expectedObjectId ? { expectedObjectId: s3crypt.expectedObjectId } : {}) }, true, { onTailHeaders: (tail) => early.start(tail) });
   } catch (error) {
     early.dispose();
     throw error;

@@ -112,7 +112,7 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   const early = input.Range === undefined && input.PartNumber === undefined ? new EarlyBody(ctx, options) : undefined;
   const onTailHeaders = early && ((tail: TailHeaders) => (parallel && worthParallelBytes(tail.tailOffset, parallel) ? undefined : early.start(tail)));
   try {
-    return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, onTailHeaders), options, parallel, early);
+    return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, { onTailHeaders }), options, parallel, early);
   } finally {
     early?.dispose();
   }

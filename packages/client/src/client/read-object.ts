@@ -57,6 +57,17 @@ export interface TailHeaders {
   readonly sameVersion: GetObjectCommandInput;
 }
 
+/** How a caller takes part in opening an object, to save round trips. */
+export interface OpenHooks {
+  /**
+   * Hears of an s3crypt object as soon as the first response's headers are checked, before its body
+   * is read or its key unwrapped (a whole read starts fetching the rest there).
+   */
+  readonly onTailHeaders?: (tail: TailHeaders) => void;
+  /** The first response, already asked for with {@link sendTailRequest}; asked for here when absent. */
+  readonly firstResponse?: Promise<GetObjectCommandOutput>;
+}
+
 /** An object without an envelope that the caller's selection allows to be read as plaintext. */
 export interface PlaintextObject {
   readonly encrypted: false;
@@ -72,6 +83,11 @@ export function objectSelector(input: GetObjectCommandInput | HeadObjectCommandI
 
 function tailRequest(request: GetObjectCommandInput, length: number): GetObjectCommand {
   return new GetObjectCommand({ ...request, Range: `bytes=-${length}` });
+}
+
+/** The first request of every read: the last {@link TAIL_FETCH_LENGTH} bytes, with the headers. */
+export function sendTailRequest(ctx: HandlerContext, request: GetObjectCommandInput, options: SendOptions): Promise<GetObjectCommandOutput> {
+  return ctx.inner.send(tailRequest(request, TAIL_FETCH_LENGTH), options);
 }
 
 async function fetchTail(ctx: HandlerContext, request: GetObjectCommandInput, length: number, options: SendOptions, what: string) {
@@ -128,15 +144,15 @@ export async function openObject(
   input: GetObjectCommandInput,
   options: SendOptions,
   request: S3CryptRequestOptions = {},
+  hooks: OpenHooks = {},
 ): Promise<OpenedObject | PlaintextObject> {
-  return openAnyObject(ctx, input, options, request, false) as Promise<OpenedObject | PlaintextObject>;
+  return openAnyObject(ctx, input, options, request, false, hooks) as Promise<OpenedObject | PlaintextObject>;
 }
 
 /**
  * {@link openObject}, and with `foreign` also objects of the AWS S3 Encryption Client (when the
  * client's `s3ec` option reads them). Without `foreign` such an object is refused before any key call.
- * `onTailHeaders` hears of an s3crypt object as soon as the first response's headers are checked
- * (a whole read starts fetching the rest there).
+ * `hooks` let a caller save round trips.
  */
 export async function openAnyObject(
   ctx: HandlerContext,
@@ -144,12 +160,12 @@ export async function openAnyObject(
   options: SendOptions,
   request: S3CryptRequestOptions,
   foreign: boolean,
-  onTailHeaders?: (tail: TailHeaders) => void,
+  hooks: OpenHooks = {},
 ): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   const bucket = requireString(input.Bucket, 'Bucket', 'GetObject');
   const key = requireString(input.Key, 'Key', 'GetObject');
   // The object is named here, not by the command: a copy reads its source through this function.
-  return openStored(ctx, input, bucket, key, options, request, foreign, onTailHeaders).catch((error: unknown) => {
+  return openStored(ctx, input, bucket, key, options, request, foreign, hooks).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input));
   });
 }
@@ -162,7 +178,7 @@ async function openStored(
   options: SendOptions,
   request: S3CryptRequestOptions,
   foreign: boolean,
-  onTailHeaders: ((tail: TailHeaders) => void) | undefined,
+  hooks: OpenHooks,
 ): Promise<OpenedObject | PlaintextObject | OpenedS3ecObject> {
   // The caller's conditions and response-header overrides apply to the response the caller sees.
   const { IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince } = input;
@@ -174,7 +190,7 @@ async function openStored(
   };
   let response: GetObjectCommandOutput;
   try {
-    response = await ctx.inner.send(tailRequest(firstRequest, TAIL_FETCH_LENGTH), options);
+    response = await (hooks.firstResponse ?? sendTailRequest(ctx, firstRequest, options));
   } catch (error) {
     if (isUnsatisfiable(error)) return openUnsatisfiable(ctx, firstRequest, options);
     throw error;
@@ -191,7 +207,7 @@ async function openStored(
     await checkPlaintextRead(ctx.plaintextReads, bucket, key, response.Metadata, { scope: ctx.audit, versionId: response.VersionId });
     return { encrypted: false, etag: response.ETag };
   }
-  return openEncrypted(ctx, input, response, envelopeValue, options, request, onTailHeaders).catch((error: unknown) => {
+  return openEncrypted(ctx, input, response, envelopeValue, options, request, hooks.onTailHeaders).catch((error: unknown) => {
     throw namingObject(error, objectRefOf(input, response.VersionId));
   });
 }

@@ -64,7 +64,7 @@ export async function authenticateObject(
   // The body is asked for while the tail is opened (client/early-body.ts).
   const early = new EarlyBody(ctx, options);
   try {
-    return await authenticateOpened(ctx, await openAnyObject(ctx, input, options, request, true, (tail) => early.start(tail)), options, early);
+    return await authenticateOpened(ctx, await openAnyObject(ctx, input, options, request, true, { onTailHeaders: (tail) => early.start(tail) }), options, early);
   } finally {
     early.dispose();
   }
