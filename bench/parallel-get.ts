@@ -201,7 +201,7 @@ export async function parallelGetBench(size = 256 * MiB, delays: readonly number
 }
 
 /** `--name value` from argv, or undefined. */
-function flag(name: string): string | undefined {
+export function flag(name: string): string | undefined {
   const at = process.argv.indexOf(name);
   return at > 0 ? (process.argv[at + 1] ?? '') : undefined;
 }

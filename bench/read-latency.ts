@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { EncryptingS3Client, RawAesKeyring, withS3Crypt, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { s3Client } from '../test/harness/minio.js';
 import { startNetemMinio } from './netem.js';
-import { medians } from './parallel-get.js';
+import { flag, medians } from './parallel-get.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -109,12 +109,6 @@ export async function readLatencyBench(options: ReadLatencyOptions = {}): Promis
     }
   }
   return rows;
-}
-
-/** `--name value` from argv, or undefined. */
-function flag(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at > 0 ? (process.argv[at + 1] ?? '') : undefined;
 }
 
 // npm run bench:latency -- [--delays 10,25] [--sizes 1,8 (MiB)] [--key-service-ms 10] [--runs 15]

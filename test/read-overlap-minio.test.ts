@@ -24,6 +24,14 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+const MiB = 1024 * KiB;
+const BODY_RANGE = /^bytes=0-\d+$/;
+
+/** `promise`, or after 3 s without it: long enough that an order recorded meanwhile tells which came first. */
+function orAfterAWhile(promise: Promise<void>): Promise<void> {
+  return Promise.race([promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+}
+
 /** A keyring that reports each unwrap as it starts, may hold or fail it, and keeps the keys it returned. */
 class WatchedKeyring implements Keyring {
   started = signal();
@@ -63,6 +71,20 @@ function heldBody(bytes: Buffer, release: Promise<void>, events: string[], cut =
   };
 }
 
+/**
+ * Holds the keyring's unwrap until the store is asked for `key`'s bytes before the tail, recording
+ * both in `events` (so a read that asked only after the unwrap shows the opposite order).
+ */
+function holdUnwrapUntilRestAskedFor(key: string, events: string[]): void {
+  const asked = signal();
+  store.onRequest({ method: 'GET', key, range: BODY_RANGE }, () => {
+    events.push('rest asked for');
+    asked.resolve();
+    return undefined;
+  });
+  keyring.hold = orAfterAWhile(asked.promise).then(() => void events.push('unwrap released'));
+}
+
 let store: HostileStore;
 let direct: S3Client;
 let bucket: string;
@@ -97,7 +119,7 @@ describe('the keyring works while the tail arrives', () => {
     keyring.started.promise.then(() => events.push('unwrap started'), () => undefined);
     // The rest of the tail is held until the keyring is called (or, were it called only after the
     // body, for long enough that the order below tells the two apart).
-    const release = Promise.race([keyring.started.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+    const release = orAfterAWhile(keyring.started.promise);
     store.onResponse({ method: 'GET', key: 'overlap', range: TAIL_RANGE }, () => ({ body: (current) => heldBody(current, release, events) }));
     expect((await getBody(client, bucket, 'overlap')).equals(data)).toBe(true);
     expect(events).toEqual(['unwrap started', 'rest of the tail sent']);
@@ -139,23 +161,12 @@ describe('the keyring works while the tail arrives', () => {
 });
 
 describe('a whole read asks for the rest of the object while the tail is opened', () => {
-  const MiB = 1024 * KiB;
-  const BODY_RANGE = /^bytes=0-\d+$/;
-
   it('the GET of the bytes before the tail goes out before the key is unwrapped, and the object reads intact', async () => {
     const data = markedBytes(MiB, 6);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'early', Body: data }));
     store.reset();
     const events: string[] = [];
-    const bodyAsked = signal();
-    store.onRequest({ method: 'GET', key: 'early', range: BODY_RANGE }, () => {
-      events.push('rest asked for');
-      bodyAsked.resolve();
-      return undefined;
-    });
-    // The unwrap is held until the rest is asked for (or, were it asked for only after the unwrap,
-    // for long enough that the order below tells the two apart).
-    keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]).then(() => void events.push('unwrap released'));
+    holdUnwrapUntilRestAskedFor('early', events);
     expect((await getBody(client, bucket, 'early')).equals(data)).toBe(true);
     expect(events).toEqual(['rest asked for', 'unwrap released']);
     expect(store.requests.map((request) => [request.method, request.range, request.status])).toEqual([
@@ -167,12 +178,7 @@ describe('a whole read asks for the rest of the object while the tail is opened'
   it('a read that fails while the rest is on its way drops it unread', async () => {
     const total = 32 * MiB;
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'early-dropped', Body: markedBytes(total, 7) }));
-    const bodyAsked = signal();
-    store.onRequest({ method: 'GET', key: 'early-dropped', range: BODY_RANGE }, () => {
-      bodyAsked.resolve();
-      return undefined;
-    });
-    keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+    holdUnwrapUntilRestAskedFor('early-dropped', []);
     keyring.fail = true;
     await expect(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'early-dropped' }))).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
     // What the proxy could still push into the closed connection's buffers stops short of the object.
@@ -187,13 +193,7 @@ describe('a whole read asks for the rest of the object while the tail is opened'
     const readWhole = async (read: () => Promise<unknown>) => {
       store.reset();
       const events: string[] = [];
-      const bodyAsked = signal();
-      store.onRequest({ method: 'GET', key: 'whole', range: BODY_RANGE }, () => {
-        events.push('rest asked for');
-        bodyAsked.resolve();
-        return undefined;
-      });
-      keyring.hold = Promise.race([bodyAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]).then(() => void events.push('unwrap released'));
+      holdUnwrapUntilRestAskedFor('whole', events);
       await read();
       expect(events).toEqual(['rest asked for', 'unwrap released']);
       expect(store.requests.filter((request) => request.method === 'GET' && request.key === 'whole').map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(BODY_RANGE)]);
@@ -229,7 +229,7 @@ describe('a HeadObject sends the tail GET with the HEAD', () => {
     // The HEAD's answer is held until the tail is asked for (or, were it asked for only after the
     // HEAD, for long enough that the order below tells the two apart).
     store.onResponse({ method: 'HEAD', key: 'head' }, async () => {
-      await Promise.race([tailAsked.promise, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+      await orAfterAWhile(tailAsked.promise);
       events.push('HEAD answered');
       return undefined;
     });
