@@ -5,7 +5,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { CLI_BINARY, cliEnvironment, peakRss, runCli, startCli } from './harness/cli.js';
@@ -194,7 +194,14 @@ describe('progress output', () => {
     const folder = join(dir, 'pty');
     mkdirSync(folder, { recursive: true });
     const onTerminal = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn('python3', ['-c', script, process.execPath, CLI_BINARY, 'put', path, `s3://${bucket}/progress-tty.bin`, '--part-size', '5'], { env: { ...env, COLUMNS: '120', TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      // The file by a short relative name: the pty is 80 columns wide and a line is cut there, and an
+      // upload quicker than one frame (200 ms) draws only its first and its last line, so the last
+      // must fit: "progress.bin [####…] 100% …", not a long temporary path and the bar alone.
+      const child = spawn('python3', ['-c', script, process.execPath, CLI_BINARY, 'put', basename(path), `s3://${bucket}/progress-tty.bin`, '--part-size', '5'], {
+        cwd: dirname(path),
+        env: { ...env, COLUMNS: '120', TERM: 'xterm' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.on('error', reject);

@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { EncryptingS3Client, RawAesKeyring, s3cryptInfo, type PlaintextReadSelection } from '@s3crypt/client';
 import { uploadEncrypted } from '../packages/client/src/client/encrypted-upload.js';
 import { ResolvedKeyPolicy } from '../packages/client/src/client/key-policy.js';
+import { LayoutHints } from '../packages/client/src/client/layout-hints.js';
 import { MultipartUploads } from '../packages/client/src/client/multipart-state.js';
 import { authenticateObject } from '../packages/client/src/client/verify-object.js';
 import { getBody, MARKER, markedBytes, testClients } from './harness/clients.js';
@@ -51,7 +52,7 @@ beforeAll(async () => {
 
 /** The handler context of a client with the test key that reads nothing as plaintext. */
 function readerContext() {
-  return { inner: plain, keyring, policy: new ResolvedKeyPolicy(undefined, keyring), segmentSize: SEGMENT, plaintextReads: () => false, uploads: new MultipartUploads() };
+  return { inner: plain, keyring, policy: new ResolvedKeyPolicy(undefined, keyring), segmentSize: SEGMENT, plaintextReads: () => false, uploads: new MultipartUploads(), layoutHints: new LayoutHints() };
 }
 
 /** Another client with the same key and plain client, reading plaintext only where `selection` says. */

@@ -9,6 +9,7 @@ import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectComman
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { Upload } from '@aws-sdk/lib-storage';
 import { EncryptingS3Client, KeyringError, RawAesKeyring, verifyObject, type DecryptRequest, type EncryptRequest, type Keyring } from '@s3crypt/client';
 import { getBody, markedBytes } from './harness/clients.js';
 import { once, setEtag, startHostileStore, type BodyStream, type HostileStore } from './harness/hostile-store.js';
@@ -75,9 +76,9 @@ function heldBody(bytes: Buffer, release: Promise<void>, events: string[], cut =
  * Holds the keyring's unwrap until the store is asked for `key`'s bytes before the tail, recording
  * both in `events` (so a read that asked only after the unwrap shows the opposite order).
  */
-function holdUnwrapUntilRestAskedFor(key: string, events: string[]): void {
+function holdUnwrapUntilRestAskedFor(key: string, events: string[], range: RegExp = BODY_RANGE): void {
   const asked = signal();
-  store.onRequest({ method: 'GET', key, range: BODY_RANGE }, () => {
+  store.onRequest({ method: 'GET', key, range }, () => {
     events.push('rest asked for');
     asked.resolve();
     return undefined;
@@ -204,7 +205,61 @@ describe('a whole read asks for the rest of the object while the tail is opened'
     expect((await getBody(client, bucket, 'whole-copy')).equals(markedBytes(MiB, 9))).toBe(true);
   });
 
-  it('a ranged read does not ask for the rest: one GET for the tail, one for the range', async () => {
+  it('a ranged read of a one-part object asks for its range before the key is unwrapped (a guess the layout confirms)', async () => {
+    const data = markedBytes(MiB, 13);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'ranged-early', Body: data }));
+    store.reset();
+    const events: string[] = [];
+    holdUnwrapUntilRestAskedFor('ranged-early', events, /^bytes=\d+-\d+$/);
+    expect((await getBody(client, bucket, 'ranged-early', { Range: 'bytes=300000-400000' })).equals(data.subarray(300_000, 400_001))).toBe(true);
+    expect(events).toEqual(['rest asked for', 'unwrap released']);
+    expect(store.requests.map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(/^bytes=\d+-\d+$/)]);
+    expect(store.requests.every((request) => !request.hungUp)).toBe(true);
+  });
+
+  it('a ranged read of a multipart object (an ETag with a part count) waits for the layout: no guess', async () => {
+    const data = markedBytes(6 * MiB, 14);
+    await new Upload({ client, params: { Bucket: bucket, Key: 'ranged-multipart', Body: data }, partSize: 5 * MiB }).done();
+    store.reset();
+    const events: string[] = [];
+    holdUnwrapUntilRestAskedFor('ranged-multipart', events, /^bytes=\d+-\d+$/);
+    expect((await getBody(client, bucket, 'ranged-multipart', { Range: 'bytes=100-199' })).equals(data.subarray(100, 200))).toBe(true);
+    expect(store.requests[0]!.range).toBe(TAIL_RANGE);
+    expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(2);
+    expect(events).toEqual(['unwrap released', 'rest asked for']);
+    // The layout that read found is remembered for this version: the next ranged read asks early.
+    store.reset();
+    events.length = 0;
+    holdUnwrapUntilRestAskedFor('ranged-multipart', events, /^bytes=\d+-\d+$/);
+    expect((await getBody(client, bucket, 'ranged-multipart', { Range: 'bytes=5500000-5600000' })).equals(data.subarray(5_500_000, 5_600_001))).toBe(true);
+    expect(events).toEqual(['rest asked for', 'unwrap released']);
+    expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(2);
+  });
+
+  it('a wrong guess (a copied multipart object, whose ETag has no part count) is dropped, and not made again', async () => {
+    const data = markedBytes(6 * MiB, 15);
+    // Parts that are not whole segments, so that the one-part guess lands on other stored bytes.
+    await new Upload({ client, params: { Bucket: bucket, Key: 'multipart-copied', Body: data }, partSize: 5 * MiB + 1000 }).done();
+    // Copied onto itself by the store (as a rotation's in-place copy does): same bytes, an ETag without "-2".
+    const { Metadata } = await direct.send(new HeadObjectCommand({ Bucket: bucket, Key: 'multipart-copied' }));
+    const copied = await direct.send(new CopyObjectCommand({ Bucket: bucket, Key: 'multipart-copied', CopySource: `${bucket}/multipart-copied`, MetadataDirective: 'REPLACE', Metadata }));
+    expect(copied.CopyObjectResult?.ETag).not.toMatch(/-\d+"?$/);
+    const range = { Range: 'bytes=5400000-5500000' };
+    store.reset();
+    expect((await getBody(client, bucket, 'multipart-copied', range)).equals(data.subarray(5_400_000, 5_500_001))).toBe(true);
+    // The one-part guess asked for other bytes than the two-part layout needs: that GET was dropped
+    // and the right range asked for after the trailer was read.
+    const first = store.requests.filter((request) => request.method === 'GET').map((request) => request.range);
+    expect(first).toHaveLength(3);
+    expect(first[0]).toBe(TAIL_RANGE);
+    expect(first[1]).not.toBe(first[2]);
+    store.reset();
+    expect((await getBody(client, bucket, 'multipart-copied', range)).equals(data.subarray(5_400_000, 5_500_001))).toBe(true);
+    expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(2);
+    expect(store.requests.some((request) => request.hungUp)).toBe(false);
+  });
+
+  it('a ranged read asks only for what it needs: one GET for the tail, one for the range', async () => {
     const data = markedBytes(MiB, 8);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'ranged', Body: data }));
     store.reset();

@@ -1,4 +1,5 @@
 // CustomerKeyring (docs/FORMAT.md §10) and the client's handling of SSE-C fields, without a server.
+import { LayoutHints } from '../src/client/layout-hints.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -215,6 +216,7 @@ describe('SSE-C fields of a command, handled client-side', () => {
     segmentSize: 4096,
     plaintextReads: plaintextReadPolicy(undefined),
     uploads: new MultipartUploads(),
+    layoutHints: new LayoutHints(),
   };
 
   it('accepts the forms the SDK accepts (raw bytes, base64, a 32-character string) as one key, and strips every field', async () => {

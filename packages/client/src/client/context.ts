@@ -1,3 +1,4 @@
+import type { LayoutHints } from './layout-hints.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AuditScope } from '../audit/scope.js';
 import type { KeyObject } from 'node:crypto';
@@ -34,6 +35,8 @@ export interface HandlerContext extends ObjectKeys {
   /** Which objects without an envelope may be read as plaintext (the caller's `allowPlaintextReads`). */
   readonly plaintextReads: PlaintextReadPolicy;
   readonly uploads: MultipartUploads;
+  /** Layouts earlier reads found, for guessing what a ranged read will need (layout-hints.ts). */
+  readonly layoutHints: LayoutHints;
   /** Objects of the AWS S3 Encryption Client are read as this says; undefined: they are refused. */
   readonly s3ec?: ResolvedS3ecOptions;
   /** The audit scope of the current `send`, when the client audits. */

@@ -1,3 +1,4 @@
+import { LayoutHints } from './layout-hints.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KeyObject } from 'node:crypto';
 import type { AuditStats } from '../audit/buffer.js';
@@ -185,6 +186,7 @@ export class EncryptingS3Client {
       plaintextReads: plaintextReadPolicy(options.allowPlaintextReads),
       ...(s3ec ? { s3ec } : {}),
       uploads: new MultipartUploads(),
+      layoutHints: new LayoutHints(),
       parallelReads: resolveParallelReads(options.parallelReads),
     };
     registerInternals(this, { context: this.#context, audit: this.#audit, customerKeys: this.#customerKeys, customerKeyEscrow: this.#customerKeyEscrow });

@@ -2,8 +2,8 @@ import { GetObjectCommand, type GetObjectCommandInput, type GetObjectCommandOutp
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
-import { findEnvelope, withoutEnvelope } from '../format/envelope.js';
-import { planRead, type ReadPlan } from '../format/layout.js';
+import { findEnvelope, isSignedSuite, withoutEnvelope } from '../format/envelope.js';
+import { planRead, singlePartLayout, type ReadPlan } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsStream, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
@@ -108,14 +108,41 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   } catch (error) {
     throw namingObject(error, objectRefOf(input));
   }
-  // A whole read that one GET will serve asks for the rest while the tail is opened.
-  const early = input.Range === undefined && input.PartNumber === undefined ? new EarlyBody(ctx, options) : undefined;
-  const onTailHeaders = early && ((tail: TailHeaders) => (parallel && worthParallelBytes(tail.tailOffset, parallel) ? undefined : early.start(tail)));
+  // A read that one more GET will serve asks for it while the tail is opened: a whole read for
+  // everything before the tail, a ranged one for what it needs if the object is one part.
+  const early = input.PartNumber === undefined ? new EarlyBody(ctx, options) : undefined;
+  const onTailHeaders =
+    early &&
+    ((tail: TailHeaders) => {
+      const [from, to] = input.Range === undefined ? [0, tail.tailOffset] : (guessedStoredRange(ctx, input, tail) ?? [0, 0]);
+      if (!(parallel && worthParallelBytes(to - from, parallel))) early.start(tail, from, to);
+    });
   try {
     return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, { onTailHeaders }), options, parallel, early);
   } finally {
     early?.dispose();
   }
+}
+
+/**
+ * The stored bytes before the tail that a read of `input.Range` needs, guessed from the tail's
+ * headers alone: the layout an earlier read of this version found, or else, for an object whose
+ * ETag carries no "-N" part count (a single PUT), the one-part layout. The authenticated layout
+ * confirms or discards the guess (client/early-body.ts).
+ */
+function guessedStoredRange(ctx: HandlerContext, input: GetObjectCommandInput, tail: TailHeaders): [number, number] | undefined {
+  const remembered = ctx.layoutHints.get(String(input.Bucket), String(input.Key), tail.etag);
+  const layout =
+    remembered ?? (tail.etag === undefined || /-\d+"?$/.test(tail.etag) ? undefined : singlePartLayout(tail.total, tail.envelope.segmentSize, isSignedSuite(tail.envelope)));
+  if (!layout || layout.totalLength !== tail.total) return undefined;
+  let plain: PlainRange;
+  try {
+    plain = resolveRange(String(input.Range), layout.plaintextLength);
+  } catch {
+    return undefined;
+  }
+  const plan = planRead(layout, plain.start, plain.end, plain.whole);
+  return [plan.cipherStart, Math.min(plan.cipherEnd, tail.tailOffset)];
 }
 
 async function getOpened(
@@ -133,6 +160,7 @@ async function getOpened(
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
+    if (input.Range !== undefined) ctx.layoutHints.remember(String(input.Bucket), String(input.Key), opened.response.ETag, opened.layout, isSignedSuite(opened.envelope));
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     const stream =
       parallel && worthParallel(opened, plan, parallel)

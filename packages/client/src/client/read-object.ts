@@ -55,6 +55,10 @@ export interface TailHeaders {
   readonly tailOffset: number;
   /** Request fields for follow-up GETs of the same object version. */
   readonly sameVersion: GetObjectCommandInput;
+  /** The envelope, parsed but not yet authenticated. */
+  readonly envelope: Envelope;
+  /** The first response's ETag, as the store reported it. */
+  readonly etag: string | undefined;
 }
 
 /** How a caller takes part in opening an object, to save round trips. */
@@ -313,7 +317,7 @@ async function openAuthenticated(
   const total = expected.total;
   // Later reads must see this very object version, even if the key is overwritten meanwhile.
   const sameVersion = { ...objectSelector(input), ...(input.VersionId ? {} : { IfMatch: response.ETag }) };
-  onTailHeaders?.({ total, tailOffset: total - expected.length, sameVersion });
+  onTailHeaders?.({ total, tailOffset: total - expected.length, sameVersion, envelope, etag: response.ETag });
   // The envelope came with the headers: the keyring (a KMS round trip) works while the tail arrives.
   const { dataKey, keys, bytes } = await unwrapWhileReading(
     unwrapDataKey(ctx.keyring, ctx.policy, envelope, context, name, signalOf(options), audit),

@@ -38,6 +38,19 @@ export function objectLayout(entries: readonly TrailerEntry[], segmentSize: numb
   };
 }
 
+/**
+ * The layout an object of `storedLength` stored bytes has if it is one data part (a single PUT): a
+ * guess made before the trailer is read, for asking for bytes early. Only the authenticated layout
+ * decides what is read; undefined when no one-part object has that length.
+ */
+export function singlePartLayout(storedLength: number, segmentSize: number, signed: boolean): ObjectLayout | undefined {
+  const dataLength = storedLength - trailerLength(1, signed);
+  const segments = Math.max(1, Math.ceil(dataLength / (segmentSize + TAG_LENGTH)));
+  const length = dataLength - TAG_LENGTH * segments;
+  if (!(segmentSize > 0) || length < 0 || encryptedPartLength(length, segmentSize) !== dataLength) return undefined;
+  return objectLayout([{ partNumber: 1, length, salt: new Uint8Array(0) }], segmentSize, signed);
+}
+
 /** Fails unless the stored object is exactly as long as its trailer says. */
 export function checkStoredLength(layout: ObjectLayout, storedLength: number): void {
   if (storedLength < layout.totalLength) throw new DecryptionError('ERR_OBJECT_TRUNCATED');
