@@ -1,5 +1,5 @@
 // npm run bench:latency (also part of npm run bench): how long a whole GetObject of a mid-sized object,
-// and a HeadObject, take where users live: the store behind an emulated link (bench/netem.ts: its own
+// a ranged one, and a HeadObject take where users live: the store behind an emulated link (bench/netem.ts: its own
 // network namespace, RTT = 2 × delay) and the key service a round trip of its own away. Plain S3Client
 // against s3crypt, interleaved, median latency. The key service is a RawAesKeyring behind a fixed
 // delay per call (DistantKeyring below): a stand-in for a KMS's round trip, not a KMS. A GET pays the
@@ -91,6 +91,19 @@ export async function readLatencyBench(options: ReadLatencyOptions = {}): Promis
         const [base, ours] = await medians(variants, options.runs ?? 15);
         const label = size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`;
         row(`GET ${label} whole, one GET`, base!.ms, ours!.ms, '— (one store round trip more than plain is the floor: the tail, then the rest)');
+        // A ranged read in the middle (a columnar file's column chunk): its range is guessed from the
+        // one-part layout (a single PUT) and asked for while the tail is opened.
+        const middle = Math.floor(size / 2);
+        const range = `bytes=${middle}-${middle + 100 * KiB - 1}`;
+        const ranged = (client: typeof plain, key: string) => async () =>
+          drain((await client.send(withS3Crypt(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }), client === plain ? {} : { parallelReads: false }))).Body);
+        const rangedVariants = [
+          { name: 'plain', read: ranged(plain, `plain-${size}`) },
+          { name: 's3crypt', read: ranged(encrypting, `encrypted-${size}`) },
+        ];
+        for (const variant of rangedVariants) await variant.read();
+        const [plainRanged, ourRanged] = await medians(rangedVariants, options.runs ?? 15);
+        row(`GET 100 KiB from the middle of ${label}`, plainRanged!.ms, ourRanged!.ms, '— (one store round trip more than plain is the floor: the tail, then the range)');
         if (size === (options.sizes ?? [MiB])[0]) {
           const head = (client: typeof plain, key: string) => async () => (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
           const heads = [
