@@ -1,8 +1,9 @@
 // What a read does at the same time, against real MinIO through the hostile-store proxy
 // (test/harness/hostile-store.ts), which here holds back, cuts or relabels what it forwards: the
 // keyring is asked for the data key while the tail's body is still arriving (a KMS round trip
-// overlaps the transfer); a whole read asks for the rest of the object while the tail is opened; a
-// HeadObject sends its tail GET with its HEAD. A failure of any part ends the read without leaving a
+// overlaps the transfer); a whole read asks for the rest of the object while the tail is opened, a
+// ranged one for its range when it can guess it, and a read of a version read before with the tail;
+// a HeadObject sends its tail GET with its HEAD. A failure of any part ends the read without leaving a
 // key or a response behind.
 // No timing is asserted: each test holds one side until the other has provably started.
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -266,6 +267,43 @@ describe('a whole read asks for the rest of the object while the tail is opened'
     expect((await getBody(client, bucket, 'ranged', { Range: 'bytes=10-19' })).equals(data.subarray(10, 20))).toBe(true);
     expect(store.requests.map((request) => request.range)).toEqual([TAIL_RANGE, expect.stringMatching(/^bytes=0-\d+$/)]);
     expect(Number(store.requests[1]!.range!.slice('bytes=0-'.length))).toBeLessThan(300 * KiB);
+  });
+});
+
+describe('an object version this client has read before: the rest is asked for with the tail', () => {
+  it('a second whole read asks for the bytes before the tail before the tail is answered', async () => {
+    const data = markedBytes(MiB, 16);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'again', Body: data }));
+    expect((await getBody(client, bucket, 'again')).equals(data)).toBe(true);
+    store.reset();
+    const events: string[] = [];
+    const restAsked = signal();
+    store.onRequest({ method: 'GET', key: 'again', range: BODY_RANGE }, () => {
+      events.push('rest asked for');
+      restAsked.resolve();
+      return undefined;
+    });
+    // The tail's answer is held until the rest is asked for (or, were it asked for only after the
+    // tail's headers, for long enough that the order below tells the two apart).
+    store.onResponse({ method: 'GET', key: 'again', range: TAIL_RANGE }, async () => {
+      await orAfterAWhile(restAsked.promise);
+      events.push('tail answered');
+      return undefined;
+    });
+    expect((await getBody(client, bucket, 'again')).equals(data)).toBe(true);
+    expect(events).toEqual(['rest asked for', 'tail answered']);
+    expect(store.requests.filter((request) => request.method === 'GET')).toHaveLength(2);
+  });
+
+  it('an object replaced since: the early GET, pinned to the old ETag, fails and is dropped; the new object is read', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'replaced', Body: markedBytes(MiB, 17) }));
+    await getBody(client, bucket, 'replaced');
+    const replacement = markedBytes(MiB + 5000, 18);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'replaced', Body: replacement }));
+    store.reset();
+    expect((await getBody(client, bucket, 'replaced')).equals(replacement)).toBe(true);
+    const gets = store.requests.filter((request) => request.method === 'GET');
+    expect(gets.map((request) => request.status).sort()).toEqual([206, 206, 412]);
   });
 });
 

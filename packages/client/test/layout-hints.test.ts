@@ -32,24 +32,30 @@ describe('singlePartLayout', () => {
 describe('LayoutHints', () => {
   const layout = objectLayout([entry(1, 5000), entry(2, 300)], 4096, false);
 
-  it('gives back the part lengths of the same bucket, key and ETag only', () => {
+  it('gives back the ETag and part lengths of the same bucket, key and version, and with an ETag only that one', () => {
     const hints = new LayoutHints();
-    hints.remember('b', 'k', '"e1"', layout, false);
-    expect(hints.get('b', 'k', '"e1"')).toMatchObject({ plaintextLength: 5300, dataLength: layout.dataLength, totalLength: layout.totalLength });
-    expect(hints.get('b', 'k', '"e1"')!.parts.map((part) => part.length)).toEqual([5000, 300]);
-    expect(hints.get('b', 'k', '"e2"')).toBeUndefined();
-    expect(hints.get('b', 'k2', '"e1"')).toBeUndefined();
-    expect(hints.get('b', 'k', undefined)).toBeUndefined();
+    hints.remember('b', 'k', undefined, '"e1"', layout, false);
+    expect(hints.get('b', 'k', undefined)).toMatchObject({ etag: '"e1"', layout: { plaintextLength: 5300, dataLength: layout.dataLength, totalLength: layout.totalLength } });
+    expect(hints.get('b', 'k', undefined, '"e1"')!.layout.parts.map((part) => part.length)).toEqual([5000, 300]);
+    expect(hints.get('b', 'k', undefined, '"e2"')).toBeUndefined();
+    expect(hints.get('b', 'k2', undefined)).toBeUndefined();
+    expect(hints.get('b', 'k', 'v1')).toBeUndefined();
+    // A later read of another version of the key replaces the hint.
+    hints.remember('b', 'k', undefined, '"e2"', objectLayout([entry(1, 7)], 4096, false), false);
+    expect(hints.get('b', 'k', undefined)).toMatchObject({ etag: '"e2"', layout: { plaintextLength: 7 } });
+    // No ETag, nothing to pin a request to: not remembered.
+    hints.remember('b', 'no-etag', undefined, undefined, layout, false);
+    expect(hints.get('b', 'no-etag', undefined)).toBeUndefined();
   });
 
   it('is bounded: the oldest of 256 objects goes, and objects of more than 1000 parts are not kept', () => {
     const hints = new LayoutHints();
-    for (let i = 0; i < 257; i++) hints.remember('b', `k${i}`, '"e"', layout, false);
-    expect(hints.get('b', 'k0', '"e"')).toBeUndefined();
-    expect(hints.get('b', 'k1', '"e"')).toBeDefined();
-    expect(hints.get('b', 'k256', '"e"')).toBeDefined();
+    for (let i = 0; i < 257; i++) hints.remember('b', `k${i}`, undefined, '"e"', layout, false);
+    expect(hints.get('b', 'k0', undefined)).toBeUndefined();
+    expect(hints.get('b', 'k1', undefined)).toBeDefined();
+    expect(hints.get('b', 'k256', undefined)).toBeDefined();
     const large = objectLayout(Array.from({ length: 1001 }, (_, i) => entry(i + 1, 10)), 4096, false);
-    hints.remember('b', 'large', '"e"', large, false);
-    expect(hints.get('b', 'large', '"e"')).toBeUndefined();
+    hints.remember('b', 'large', undefined, '"e"', large, false);
+    expect(hints.get('b', 'large', undefined)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import { Readable } from 'node:stream';
 import { DecryptionError } from '../errors.js';
 import { findEnvelope, isSignedSuite, withoutEnvelope } from '../format/envelope.js';
-import { planRead, singlePartLayout, type ReadPlan } from '../format/layout.js';
+import { planRead, singlePartLayout, type ObjectLayout, type ReadPlan } from '../format/layout.js';
 import { dataPartKey } from '../format/object.js';
 import { openSegmentsStream, SegmentOpener } from '../format/open-stream.js';
 import { CHECKSUM_FIELDS, objectName, type HandlerContext, type SendOptions } from './context.js';
@@ -12,7 +12,7 @@ import { namingObject, objectRefOf, streamNamingObject } from './object-errors.j
 import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { EarlyBody } from './early-body.js';
-import { getStoredRange, openAnyObject, type OpenedObject, type PlaintextObject, type TailHeaders } from './read-object.js';
+import { getStoredRange, objectSelector, openAnyObject, TAIL_FETCH_LENGTH, type OpenedObject, type PlaintextObject, type TailHeaders } from './read-object.js';
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
 import { restartingWhenReplaced, rethrowPinned } from './replaced-object.js';
@@ -108,15 +108,19 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
   } catch (error) {
     throw namingObject(error, objectRefOf(input));
   }
-  // A read that one more GET will serve asks for it while the tail is opened: a whole read for
-  // everything before the tail, a ranged one for what it needs if the object is one part.
+  // A read that one more GET will serve asks for it early (client/early-body.ts): before the tail
+  // when this client has read the object before, else once the tail's headers are in.
   const early = input.PartNumber === undefined ? new EarlyBody(ctx, options) : undefined;
-  const onTailHeaders =
-    early &&
-    ((tail: TailHeaders) => {
-      const [from, to] = input.Range === undefined ? [0, tail.tailOffset] : (guessedStoredRange(ctx, input, tail) ?? [0, 0]);
-      if (!(parallel && worthParallelBytes(to - from, parallel))) early.start(tail, from, to);
-    });
+  const wanted = (layout: ObjectLayout | undefined, tailOffset: number): [number, number] => {
+    const range = input.Range === undefined ? ([0, tailOffset] as [number, number]) : layout && storedRangeFor(layout, input.Range, tailOffset);
+    return range && !(parallel && worthParallelBytes(range[1] - range[0], parallel)) ? range : [0, 0];
+  };
+  const hint = early && ctx.layoutHints.get(String(input.Bucket), String(input.Key), input.VersionId);
+  if (early && hint) {
+    const { totalLength } = hint.layout;
+    early.startBeforeTail({ ...objectSelector(input), IfMatch: hint.etag }, ...wanted(hint.layout, totalLength - Math.min(TAIL_FETCH_LENGTH, totalLength)), totalLength);
+  }
+  const onTailHeaders = early && ((tail: TailHeaders) => early.start(tail, ...wanted(guessedLayout(ctx, input, tail), tail.tailOffset)));
   try {
     return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, { onTailHeaders }), options, parallel, early);
   } finally {
@@ -125,24 +129,28 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
 }
 
 /**
- * The stored bytes before the tail that a read of `input.Range` needs, guessed from the tail's
- * headers alone: the layout an earlier read of this version found, or else, for an object whose
- * ETag carries no "-N" part count (a single PUT), the one-part layout. The authenticated layout
- * confirms or discards the guess (client/early-body.ts).
+ * The layout of the object behind the tail's headers, guessed before its trailer is read: the one an
+ * earlier read of this very version found, or else, for an object whose ETag carries no "-N" part
+ * count (a single PUT), the one-part layout. The authenticated layout confirms or discards the guess
+ * (client/early-body.ts).
  */
-function guessedStoredRange(ctx: HandlerContext, input: GetObjectCommandInput, tail: TailHeaders): [number, number] | undefined {
-  const remembered = ctx.layoutHints.get(String(input.Bucket), String(input.Key), tail.etag);
+function guessedLayout(ctx: HandlerContext, input: GetObjectCommandInput, tail: TailHeaders): ObjectLayout | undefined {
+  const remembered = tail.etag === undefined ? undefined : ctx.layoutHints.get(String(input.Bucket), String(input.Key), input.VersionId, tail.etag)?.layout;
   const layout =
     remembered ?? (tail.etag === undefined || /-\d+"?$/.test(tail.etag) ? undefined : singlePartLayout(tail.total, tail.envelope.segmentSize, isSignedSuite(tail.envelope)));
-  if (!layout || layout.totalLength !== tail.total) return undefined;
+  return layout?.totalLength === tail.total ? layout : undefined;
+}
+
+/** The stored bytes before the tail (at `tailOffset`) that a read of `range` needs in `layout`, if any. */
+function storedRangeFor(layout: ObjectLayout, range: string, tailOffset: number): [number, number] | undefined {
   let plain: PlainRange;
   try {
-    plain = resolveRange(String(input.Range), layout.plaintextLength);
+    plain = resolveRange(range, layout.plaintextLength);
   } catch {
     return undefined;
   }
   const plan = planRead(layout, plain.start, plain.end, plain.whole);
-  return [plan.cipherStart, Math.min(plan.cipherEnd, tail.tailOffset)];
+  return [plan.cipherStart, Math.min(plan.cipherEnd, tailOffset)];
 }
 
 async function getOpened(
@@ -160,7 +168,7 @@ async function getOpened(
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
-    if (input.Range !== undefined) ctx.layoutHints.remember(String(input.Bucket), String(input.Key), opened.response.ETag, opened.layout, isSignedSuite(opened.envelope));
+    ctx.layoutHints.remember(String(input.Bucket), String(input.Key), input.VersionId, opened.response.ETag, opened.layout, isSignedSuite(opened.envelope));
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     const stream =
       parallel && worthParallel(opened, plan, parallel)
