@@ -12,6 +12,7 @@ import { namingObject, objectRefOf, streamNamingObject } from './object-errors.j
 import { encryptedObjectInfo, withObjectInfo } from './object-info.js';
 import { checkPlaintextRead } from './plaintext-reads.js';
 import { EarlyBody } from './early-body.js';
+import type { LayoutHint } from './layout-hints.js';
 import { getStoredRange, objectSelector, openAnyObject, TAIL_FETCH_LENGTH, type OpenedObject, type PlaintextObject, type TailHeaders } from './read-object.js';
 import { isS3ecObject, s3ecPlaintext, s3ecUnauthenticatedRange, unauthenticatedRangeRefused, withoutS3ecMetadata, type OpenedS3ecObject } from './s3ec-read.js';
 import type { S3CryptRequestOptions } from './request-options.js';
@@ -120,7 +121,7 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
     const { totalLength } = hint.layout;
     early.startBeforeTail({ ...objectSelector(input), IfMatch: hint.etag }, ...wanted(hint.layout, totalLength - Math.min(TAIL_FETCH_LENGTH, totalLength)), totalLength);
   }
-  const onTailHeaders = early && ((tail: TailHeaders) => early.start(tail, ...wanted(guessedLayout(ctx, input, tail), tail.tailOffset)));
+  const onTailHeaders = early && ((tail: TailHeaders) => early.start(tail, ...wanted(guessedLayout(tail, hint), tail.tailOffset)));
   try {
     return await getOpened(ctx, input, await openAnyObject(ctx, input, options, request, true, { onTailHeaders }), options, parallel, early);
   } finally {
@@ -130,14 +131,14 @@ async function getObjectOnce(ctx: HandlerContext, input: GetObjectCommandInput, 
 
 /**
  * The layout of the object behind the tail's headers, guessed before its trailer is read: the one an
- * earlier read of this very version found, or else, for an object whose ETag carries no "-N" part
- * count (a single PUT), the one-part layout. The authenticated layout confirms or discards the guess
- * (client/early-body.ts).
+ * earlier read found (`hint`), if it read this very version, or else, for an object whose ETag
+ * carries no "-N" part count (a single PUT), the one-part layout. The authenticated layout confirms
+ * or discards the guess (client/early-body.ts).
  */
-function guessedLayout(ctx: HandlerContext, input: GetObjectCommandInput, tail: TailHeaders): ObjectLayout | undefined {
-  const remembered = tail.etag === undefined ? undefined : ctx.layoutHints.get(String(input.Bucket), String(input.Key), input.VersionId, tail.etag)?.layout;
+function guessedLayout(tail: TailHeaders, hint: LayoutHint | undefined): ObjectLayout | undefined {
+  if (tail.etag === undefined) return undefined;
   const layout =
-    remembered ?? (tail.etag === undefined || /-\d+"?$/.test(tail.etag) ? undefined : singlePartLayout(tail.total, tail.envelope.segmentSize, isSignedSuite(tail.envelope)));
+    hint?.etag === tail.etag ? hint.layout : /-\d+"?$/.test(tail.etag) ? undefined : singlePartLayout(tail.total, tail.envelope.segmentSize, isSignedSuite(tail.envelope));
   return layout?.totalLength === tail.total ? layout : undefined;
 }
 
@@ -168,7 +169,8 @@ async function getOpened(
   let range: PlainRange;
   try {
     range = requestedRange(input, opened);
-    ctx.layoutHints.remember(String(input.Bucket), String(input.Key), input.VersionId, opened.response.ETag, opened.layout, isSignedSuite(opened.envelope));
+    // Only a read that needs bytes before the tail can use a hint; small objects are one GET anyway.
+    if (opened.tailOffset > 0) ctx.layoutHints.remember(String(input.Bucket), String(input.Key), input.VersionId, opened.response.ETag, opened.layout, isSignedSuite(opened.envelope));
     const plan = planRead(opened.layout, range.start, range.end, range.whole);
     const stream =
       parallel && worthParallel(opened, plan, parallel)
