@@ -73,18 +73,23 @@ function heldBody(bytes: Buffer, release: Promise<void>, events: string[], cut =
   };
 }
 
+/** Resolves when the store is asked a GET of `key` with a Range matching `range`, recorded in `events` as `label`. */
+function whenAsked(key: string, range: string | RegExp, events: string[], label: string): Promise<void> {
+  const asked = signal();
+  store.onRequest({ method: 'GET', key, range }, () => {
+    events.push(label);
+    asked.resolve();
+    return undefined;
+  });
+  return asked.promise;
+}
+
 /**
  * Holds the keyring's unwrap until the store is asked for `key`'s bytes before the tail, recording
  * both in `events` (so a read that asked only after the unwrap shows the opposite order).
  */
 function holdUnwrapUntilRestAskedFor(key: string, events: string[], range: RegExp = BODY_RANGE): void {
-  const asked = signal();
-  store.onRequest({ method: 'GET', key, range }, () => {
-    events.push('rest asked for');
-    asked.resolve();
-    return undefined;
-  });
-  keyring.hold = orAfterAWhile(asked.promise).then(() => void events.push('unwrap released'));
+  keyring.hold = orAfterAWhile(whenAsked(key, range, events, 'rest asked for')).then(() => void events.push('unwrap released'));
 }
 
 let store: HostileStore;
@@ -277,16 +282,11 @@ describe('an object version this client has read before: the rest is asked for w
     expect((await getBody(client, bucket, 'again')).equals(data)).toBe(true);
     store.reset();
     const events: string[] = [];
-    const restAsked = signal();
-    store.onRequest({ method: 'GET', key: 'again', range: BODY_RANGE }, () => {
-      events.push('rest asked for');
-      restAsked.resolve();
-      return undefined;
-    });
+    const restAsked = whenAsked('again', BODY_RANGE, events, 'rest asked for');
     // The tail's answer is held until the rest is asked for (or, were it asked for only after the
     // tail's headers, for long enough that the order below tells the two apart).
     store.onResponse({ method: 'GET', key: 'again', range: TAIL_RANGE }, async () => {
-      await orAfterAWhile(restAsked.promise);
+      await orAfterAWhile(restAsked);
       events.push('tail answered');
       return undefined;
     });
@@ -313,16 +313,11 @@ describe('a HeadObject sends the tail GET with the HEAD', () => {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'head', Body: data }));
     store.reset();
     const events: string[] = [];
-    const tailAsked = signal();
-    store.onRequest({ method: 'GET', key: 'head', range: TAIL_RANGE }, () => {
-      events.push('tail asked for');
-      tailAsked.resolve();
-      return undefined;
-    });
+    const tailAsked = whenAsked('head', TAIL_RANGE, events, 'tail asked for');
     // The HEAD's answer is held until the tail is asked for (or, were it asked for only after the
     // HEAD, for long enough that the order below tells the two apart).
     store.onResponse({ method: 'HEAD', key: 'head' }, async () => {
-      await orAfterAWhile(tailAsked.promise);
+      await orAfterAWhile(tailAsked);
       events.push('HEAD answered');
       return undefined;
     });
